@@ -16,23 +16,54 @@ pub struct Checked {
 
 impl Checked {
     pub fn new(inner: Box<dyn Policy>) -> Self {
-        Self { inner, held: IdMap::default(), used: 0, evicted_bytes: 0 }
+        Self {
+            inner,
+            held: IdMap::default(),
+            used: 0,
+            evicted_bytes: 0,
+        }
     }
 
     fn check(&self, call: &str) {
         let name = self.inner.name();
-        assert!(self.inner.used() <= self.inner.capacity(), "{name}: over capacity after {call}");
-        assert_eq!(self.inner.used(), self.used, "{name}: used() disagrees after {call}");
-        assert_eq!(self.inner.len(), self.held.len(), "{name}: len() disagrees after {call}");
+        assert!(
+            self.inner.used() <= self.inner.capacity(),
+            "{name}: over capacity after {call}"
+        );
+        assert_eq!(
+            self.inner.used(),
+            self.used,
+            "{name}: used() disagrees after {call}"
+        );
+        assert_eq!(
+            self.inner.len(),
+            self.held.len(),
+            "{name}: len() disagrees after {call}"
+        );
     }
 
     fn account_evictions(&mut self, evicted: &[Evicted], call: &str) {
         for e in evicted {
             let size = self.held.remove(&e.id).unwrap_or_else(|| {
-                panic!("{}: {call} evicted {} which was not held", self.inner.name(), e.id)
+                panic!(
+                    "{}: {call} evicted {} which was not held",
+                    self.inner.name(),
+                    e.id
+                )
             });
-            assert_eq!(size, e.size, "{}: evicted size of {} changed", self.inner.name(), e.id);
-            assert!(!self.inner.contains(e.id), "{}: evicted {} still held", self.inner.name(), e.id);
+            assert_eq!(
+                size,
+                e.size,
+                "{}: evicted size of {} changed",
+                self.inner.name(),
+                e.id
+            );
+            assert!(
+                !self.inner.contains(e.id),
+                "{}: evicted {} still held",
+                self.inner.name(),
+                e.id
+            );
             self.used -= size;
             self.evicted_bytes += size;
         }
@@ -59,17 +90,31 @@ impl Policy for Checked {
     }
     fn contains(&self, id: ObjId) -> bool {
         let c = self.inner.contains(id);
-        assert_eq!(c, self.held.contains_key(&id), "{}: contains({id}) disagrees", self.inner.name());
+        assert_eq!(
+            c,
+            self.held.contains_key(&id),
+            "{}: contains({id}) disagrees",
+            self.inner.name()
+        );
         c
     }
     fn touch(&mut self, req: &Request) -> bool {
         let hit = self.inner.touch(req);
-        assert_eq!(hit, self.held.contains_key(&req.id), "{}: touch({}) disagrees", self.inner.name(), req.id);
+        assert_eq!(
+            hit,
+            self.held.contains_key(&req.id),
+            "{}: touch({}) disagrees",
+            self.inner.name(),
+            req.id
+        );
         self.check("touch");
         hit
     }
     fn admit(&mut self, req: &Request, evicted: &mut Vec<Evicted>) -> bool {
-        assert!(!self.held.contains_key(&req.id), "test bug: admit of a held object");
+        assert!(
+            !self.held.contains_key(&req.id),
+            "test bug: admit of a held object"
+        );
         let start = evicted.len();
         let admitted = self.inner.admit(req, evicted);
         // An object admitted then evicted in the same call is reported after its admission.
@@ -82,9 +127,19 @@ impl Policy for Checked {
                 self.used -= size;
             }
         }
-        assert_eq!(self.inner.contains(req.id), admitted, "{}: admit({}) result disagrees", self.inner.name(), req.id);
+        assert_eq!(
+            self.inner.contains(req.id),
+            admitted,
+            "{}: admit({}) result disagrees",
+            self.inner.name(),
+            req.id
+        );
         if req.size > self.inner.capacity() {
-            assert!(!admitted && new.is_empty(), "{}: an object larger than the cache caused evictions", self.inner.name());
+            assert!(
+                !admitted && new.is_empty(),
+                "{}: an object larger than the cache caused evictions",
+                self.inner.name()
+            );
         }
         self.check("admit");
         admitted

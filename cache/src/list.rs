@@ -22,7 +22,11 @@ pub struct List {
 
 impl Default for List {
     fn default() -> Self {
-        Self { head: NIL, tail: NIL, len: 0 }
+        Self {
+            head: NIL,
+            tail: NIL,
+            len: 0,
+        }
     }
 }
 
@@ -52,12 +56,19 @@ pub struct Slab<T> {
 
 impl<T> Slab<T> {
     pub fn with_capacity(n: usize) -> Self {
-        Self { nodes: Vec::with_capacity(n), free: Vec::new() }
+        Self {
+            nodes: Vec::with_capacity(n),
+            free: Vec::new(),
+        }
     }
 
     /// A new node holding `val`, on no list yet.
     pub fn alloc(&mut self, val: T) -> u32 {
-        let node = Node { prev: NIL, next: NIL, val };
+        let node = Node {
+            prev: NIL,
+            next: NIL,
+            val,
+        };
         if let Some(i) = self.free.pop() {
             self.nodes[i as usize] = node;
             i

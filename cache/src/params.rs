@@ -9,9 +9,18 @@ pub enum ParamError {
     #[error("unknown policy `{0}` (known: {1})")]
     UnknownPolicy(String, String),
     #[error("policy `{policy}`: unknown parameter `{key}` (known: {known})")]
-    UnknownKey { policy: String, key: String, known: String },
+    UnknownKey {
+        policy: String,
+        key: String,
+        known: String,
+    },
     #[error("policy `{policy}`: parameter `{key}` = `{value}`: {why}")]
-    BadValue { policy: String, key: String, value: String, why: String },
+    BadValue {
+        policy: String,
+        key: String,
+        value: String,
+        why: String,
+    },
     #[error("policy spec `{0}`: expected `name` or `name:key=value,key=value`")]
     Syntax(String),
 }
@@ -33,13 +42,19 @@ impl FromStr for PolicySpec {
             Some((n, r)) => (n.trim(), Some(r)),
             None => (s, None),
         };
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
             return Err(ParamError::Syntax(s.to_string()));
         }
         let mut params = Vec::new();
         if let Some(rest) = rest {
             for kv in rest.split(',').filter(|p| !p.trim().is_empty()) {
-                let (k, v) = kv.split_once('=').ok_or_else(|| ParamError::Syntax(s.to_string()))?;
+                let (k, v) = kv
+                    .split_once('=')
+                    .ok_or_else(|| ParamError::Syntax(s.to_string()))?;
                 let (k, v) = (k.trim(), v.trim());
                 if k.is_empty() || v.is_empty() {
                     return Err(ParamError::Syntax(s.to_string()));
@@ -47,7 +62,10 @@ impl FromStr for PolicySpec {
                 params.push((k.to_ascii_lowercase(), v.to_string()));
             }
         }
-        Ok(Self { name: name.to_ascii_lowercase(), params })
+        Ok(Self {
+            name: name.to_ascii_lowercase(),
+            params,
+        })
     }
 }
 
@@ -84,7 +102,11 @@ pub struct Params<'a> {
 
 impl<'a> Params<'a> {
     pub fn new(spec: &'a PolicySpec, known: &'static [&'static str]) -> Self {
-        Self { policy: &spec.name, known, left: spec.params.clone() }
+        Self {
+            policy: &spec.name,
+            known,
+            left: spec.params.clone(),
+        }
     }
 
     fn take(&mut self, key: &str) -> Option<String> {
@@ -102,8 +124,16 @@ impl<'a> Params<'a> {
     }
 
     /// A fraction in `[lo, hi]`.
-    pub fn fraction(&mut self, key: &str, default: f64, lo: f64, hi: f64) -> Result<f64, ParamError> {
-        let Some(v) = self.take(key) else { return Ok(default) };
+    pub fn fraction(
+        &mut self,
+        key: &str,
+        default: f64,
+        lo: f64,
+        hi: f64,
+    ) -> Result<f64, ParamError> {
+        let Some(v) = self.take(key) else {
+            return Ok(default);
+        };
         let x: f64 = v.parse().map_err(|_| self.bad(key, &v, "not a number"))?;
         if !(lo..=hi).contains(&x) {
             return Err(self.bad(key, &v, &format!("must be between {lo} and {hi}")));
@@ -112,9 +142,19 @@ impl<'a> Params<'a> {
     }
 
     /// An integer in `[lo, hi]`.
-    pub fn integer(&mut self, key: &str, default: u64, lo: u64, hi: u64) -> Result<u64, ParamError> {
-        let Some(v) = self.take(key) else { return Ok(default) };
-        let x: u64 = v.parse().map_err(|_| self.bad(key, &v, "not a non-negative integer"))?;
+    pub fn integer(
+        &mut self,
+        key: &str,
+        default: u64,
+        lo: u64,
+        hi: u64,
+    ) -> Result<u64, ParamError> {
+        let Some(v) = self.take(key) else {
+            return Ok(default);
+        };
+        let x: u64 = v
+            .parse()
+            .map_err(|_| self.bad(key, &v, "not a non-negative integer"))?;
         if !(lo..=hi).contains(&x) {
             return Err(self.bad(key, &v, &format!("must be between {lo} and {hi}")));
         }
@@ -128,7 +168,11 @@ impl<'a> Params<'a> {
             Some((k, _)) => Err(ParamError::UnknownKey {
                 policy: self.policy.to_string(),
                 key: k.clone(),
-                known: if self.known.is_empty() { "none".into() } else { self.known.join(", ") },
+                known: if self.known.is_empty() {
+                    "none".into()
+                } else {
+                    self.known.join(", ")
+                },
             }),
         }
     }
@@ -158,7 +202,9 @@ mod tests {
         let e = p.finish().unwrap_err().to_string();
         assert!(e.contains("smal") && e.contains("known: small"), "{e}");
         let spec: PolicySpec = "s3fifo:small=2".parse().unwrap();
-        let e = Params::new(&spec, &["small"]).fraction("small", 0.1, 0.0, 1.0).unwrap_err();
+        let e = Params::new(&spec, &["small"])
+            .fraction("small", 0.1, 0.0, 1.0)
+            .unwrap_err();
         assert!(e.to_string().contains("between"), "{e}");
     }
 }

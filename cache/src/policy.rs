@@ -23,7 +23,11 @@ pub struct Request {
 impl Request {
     /// A request with no knowledge of the future.
     pub fn new(id: ObjId, size: u64) -> Self {
-        Self { id, size, next_access: NEVER }
+        Self {
+            id,
+            size,
+            next_access: NEVER,
+        }
     }
 }
 

@@ -33,7 +33,11 @@ pub static REGISTRY: &[PolicyInfo] = &[
 
 /// The registered names, comma-separated.
 pub fn names() -> String {
-    REGISTRY.iter().map(|p| p.name).collect::<Vec<_>>().join(",")
+    REGISTRY
+        .iter()
+        .map(|p| p.name)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Builds the policy `spec` names with `capacity` size units.
@@ -58,11 +62,22 @@ mod tests {
     fn every_policy_builds_by_name_and_reports_it() {
         for info in REGISTRY {
             let p = build(&info.name.parse().unwrap(), 100).unwrap();
-            assert!(p.name().starts_with(info.name), "{} vs {}", p.name(), info.name);
+            assert!(
+                p.name().starts_with(info.name),
+                "{} vs {}",
+                p.name(),
+                info.name
+            );
             assert_eq!(p.capacity(), 100);
             assert!(p.is_empty());
         }
-        let e = build(&"nope".parse().unwrap(), 1).err().unwrap().to_string();
-        assert!(e.contains("unknown policy `nope`") && e.contains("s3fifo"), "{e}");
+        let e = build(&"nope".parse().unwrap(), 1)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("unknown policy `nope`") && e.contains("s3fifo"),
+            "{e}"
+        );
     }
 }

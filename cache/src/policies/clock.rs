@@ -4,8 +4,16 @@ use crate::params::{ParamError, PolicySpec};
 use crate::registry::PolicyInfo;
 use crate::Policy;
 
-pub const INFO: PolicyInfo = PolicyInfo { name: "clock", about: "not yet implemented", params: &[], build };
+pub const INFO: PolicyInfo = PolicyInfo {
+    name: "clock",
+    about: "not yet implemented",
+    params: &[],
+    build,
+};
 
 fn build(spec: &PolicySpec, _capacity: u64) -> Result<Box<dyn Policy>, ParamError> {
-    Err(ParamError::Syntax(format!("{} is not implemented yet", spec.name)))
+    Err(ParamError::Syntax(format!(
+        "{} is not implemented yet",
+        spec.name
+    )))
 }

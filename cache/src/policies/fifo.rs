@@ -27,7 +27,10 @@ mod tests {
 
     #[test]
     fn evicts_in_admission_order_regardless_of_hits() {
-        let (p, ev) = run(Fifo::new(3), &[(1, 1), (2, 1), (3, 1), (1, 1), (4, 1), (1, 1), (5, 1)]);
+        let (p, ev) = run(
+            Fifo::new(3),
+            &[(1, 1), (2, 1), (3, 1), (1, 1), (4, 1), (1, 1), (5, 1)],
+        );
         // 4 evicts 1 (its hit does not save it); 1 is then a miss and evicts 2; 5 evicts 3.
         assert_eq!(ids(&ev), vec![1, 2, 3]);
         assert_eq!(p.name(), "fifo");

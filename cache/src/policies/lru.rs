@@ -41,7 +41,10 @@ impl<const PROMOTE: bool> RecencyList<PROMOTE> {
     }
 
     fn evict_one(&mut self, evicted: &mut Vec<Evicted>) {
-        let t = self.slab.pop_tail(&mut self.list).expect("used > 0 implies a held object");
+        let t = self
+            .slab
+            .pop_tail(&mut self.list)
+            .expect("used > 0 implies a held object");
         let (id, size) = *self.slab.get(t);
         self.slab.free(t);
         self.map.remove(&id);
@@ -112,7 +115,19 @@ mod tests {
     #[test]
     fn evicts_least_recently_used_in_order() {
         // 1 2 3 fill; hit 1; 4 evicts 2; 5 evicts 3; hit 1; 6 evicts 4.
-        let (_, ev) = run(Lru::new(3), &[(1, 1), (2, 1), (3, 1), (1, 1), (4, 1), (5, 1), (1, 1), (6, 1)]);
+        let (_, ev) = run(
+            Lru::new(3),
+            &[
+                (1, 1),
+                (2, 1),
+                (3, 1),
+                (1, 1),
+                (4, 1),
+                (5, 1),
+                (1, 1),
+                (6, 1),
+            ],
+        );
         assert_eq!(ids(&ev), vec![2, 3, 4]);
     }
 
