@@ -32,3 +32,18 @@ fn fifo_matches_libcachesim() {
         ],
     );
 }
+
+#[test]
+fn fifo_and_lru_in_object_mode() {
+    // Cross-checked against the naive models of reference.rs at 48 and 489 objects.
+    check_objects(
+        "lru",
+        &support::OBJ_CAPS,
+        &[102823, 95420, 91657, 79438, 70832],
+    );
+    check_objects(
+        "fifo",
+        &support::OBJ_CAPS,
+        &[103859, 96518, 91716, 79210, 72137],
+    );
+}
