@@ -4,6 +4,9 @@ use crate::params::{ParamError, PolicySpec};
 use crate::policies;
 use crate::Policy;
 
+/// A policy constructor: a spec naming this policy, and a capacity in size units.
+pub type Constructor = fn(&PolicySpec, u64) -> Result<Box<dyn Policy>, ParamError>;
+
 /// One registered policy.
 pub struct PolicyInfo {
     /// The name users type, lower case.
@@ -13,7 +16,7 @@ pub struct PolicyInfo {
     /// Parameter keys it accepts, with their defaults, as `key=default`.
     pub params: &'static [&'static str],
     /// Builds the policy with `capacity` size units from a spec whose name is `name`.
-    pub build: fn(&PolicySpec, u64) -> Result<Box<dyn Policy>, ParamError>,
+    pub build: Constructor,
 }
 
 /// Every policy, in the order the CLI lists them.

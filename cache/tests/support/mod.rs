@@ -76,7 +76,7 @@ pub fn check_bytes(spec: &str, misses: [u64; 8], missed_bytes: [u64; 8]) {
     assert_eq!(trace.len(), 113_872);
     assert_eq!(trace.iter().map(|r| r.size).sum::<u64>(), 4_368_040_448);
     let got: Vec<(u64, u64)> = (1..=8)
-        .map(|i| replay(&trace, spec, i * 128 * MIB, false))
+        .map(|i| replay(trace, spec, i * 128 * MIB, false))
         .collect();
     let want: Vec<(u64, u64)> = misses.into_iter().zip(missed_bytes).collect();
     assert_eq!(
@@ -90,7 +90,7 @@ pub fn check_objects(spec: &str, capacities: &[u64], misses: &[u64]) {
     let trace = oracle_trace();
     let got: Vec<u64> = capacities
         .iter()
-        .map(|&c| replay(&trace, spec, c, true).0)
+        .map(|&c| replay(trace, spec, c, true).0)
         .collect();
     assert_eq!(
         got, misses,
