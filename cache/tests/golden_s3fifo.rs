@@ -10,7 +10,6 @@
 //! against [`Naive`].
 
 // `support` (shared, not ours) trips clippy's needless_borrow in `check_bytes`.
-#[allow(clippy::needless_borrow)]
 mod support;
 use support::*;
 

@@ -4,7 +4,6 @@
 //! [`Naive`], a plain model of the rules in `twoq.rs`.
 
 // `support` (shared, not ours) trips clippy's needless_borrow in `check_bytes`.
-#[allow(clippy::needless_borrow)]
 mod support;
 use support::*;
 
