@@ -5,7 +5,6 @@
 //! reproduces them exactly. The object-mode figures are this crate's.
 
 // The shared helpers have a pre-existing `needless_borrow` lint; it is not this file's to fix.
-#[allow(clippy::needless_borrow)]
 mod support;
 use support::*;
 

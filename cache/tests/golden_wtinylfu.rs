@@ -8,7 +8,6 @@
 //! below stays within 0.07 % of those at every size.
 
 // The shared helpers have a pre-existing `needless_borrow` lint; it is not this file's to fix.
-#[allow(clippy::needless_borrow)]
 mod support;
 use support::*;
 
