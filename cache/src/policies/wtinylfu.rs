@@ -442,10 +442,12 @@ impl Policy for WTinyLfu {
     }
 
     fn admit(&mut self, req: &Request, evicted: &mut Vec<Evicted>) -> bool {
-        self.settle(evicted);
+        // Refuse first: the contract promises an oversize refusal evicts nothing, so a
+        // pending eviction from an earlier bare `touch` waits for the next admission.
         if req.size > self.max_size {
             return false;
         }
+        self.settle(evicted);
         while self.used() + req.size > self.capacity {
             self.evict_one(evicted);
         }
