@@ -1,4 +1,7 @@
-//! The simulated world: trace readers ([`trace`]), the synthetic Zipf workload ([`synth`]) and, in time, the trace-driven simulator.
+//! The simulated world: trace readers ([`trace`]), the synthetic Zipf workload ([`synth`]) and
+//! the trace-driven simulator ([`simulate`]).
 
+pub mod capacity;
+pub mod simulate;
 pub mod synth;
 pub mod trace;

@@ -1,0 +1,58 @@
+//! The command line: subcommands and their flags (clap derive).
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "cdnlab",
+    version,
+    about = "A laboratory for CDN behaviour",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Replay a cache trace through eviction policies at several cache sizes; one CSV row per (policy, size).
+    Simulate(Box<SimulateArgs>),
+    /// List the cache policies and their parameters.
+    Policies,
+}
+
+#[derive(Args, Debug)]
+pub struct SimulateArgs {
+    /// A trace file (`.zst` is decompressed on the fly), or `zipf:requests=N,objects=N,alpha=A,seed=S` for a synthetic trace.
+    #[arg(long)]
+    pub trace: String,
+    /// oracleGeneral | csv | txt | vscsi; guessed from the file name when absent.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// CSV column mapping (1-based), e.g. `time=2,id=5,size=4,header=true,delimiter=,`. Implies --format csv.
+    #[arg(long)]
+    pub csv_columns: Option<String>,
+    /// Comma-separated policies, each `name` or `name:key=value,...` (see `cdnlab policies`); `all` for every policy.
+    #[arg(long, default_value = "lru")]
+    pub policies: String,
+    /// Comma-separated sizes: `10%` of the working set, `64MiB`, or a bare integer (bytes, or objects with --objects).
+    #[arg(long, default_value = "1%,10%")]
+    pub sizes: String,
+    /// Bound the cache in objects: every object counts 1, byte columns equal request columns.
+    #[arg(long)]
+    pub objects: bool,
+    /// Replay but do not count the first part of the trace: a duration of trace time (`1h`) or a share of requests (`10%`).
+    #[arg(long)]
+    pub warmup: Option<String>,
+    /// Write the CSV here instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Worker threads (default: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// With a synthetic trace: write it to this file in oracleGeneral format instead of simulating.
+    #[arg(long)]
+    pub write_trace: Option<PathBuf>,
+}
