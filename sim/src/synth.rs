@@ -325,78 +325,112 @@ impl TraceReader for ZipfTrace {
     }
 }
 
-/// Writes `all` in oracleGeneral layout, `next_access` holding the 1-based next index or 0.
-fn write_records(sink: &mut dyn Write, all: &[Record]) -> std::io::Result<()> {
-    let mut w = std::io::BufWriter::with_capacity(1 << 20, sink);
-    for r in all {
-        let vtime = if r.next_access == 0 {
-            -1
-        } else {
-            r.next_access as i64
-        };
-        w.write_all(&encode_oracle(r.time as u32, r.id, r.size as u32, vtime))?;
+/// Writes all records of `reader` to `path` in oracleGeneral format, with next_access (the
+/// 1-based index of the next request for the same id, -1 if none, as libCacheSim's format
+/// defines); returns the record count. A name ending in `.zst` is written zstd-compressed
+/// (level 3).
+///
+/// Streams: memory grows with distinct ids, not with the trace's length. Records go to disk
+/// first with next_access unknown; a backward pass over the file then fills it in (for a
+/// `.zst` target, over a plain `.partial` file beside it, compressed at the end). A time or
+/// size above `u32::MAX` is an error naming the record, not truncated.
+pub fn write_oracle_general(reader: &mut dyn TraceReader, path: &Path) -> Result<u64, TraceError> {
+    let zst = crate::trace::is_zstd(path);
+    let plain = if zst {
+        path.with_extension("partial")
+    } else {
+        path.to_path_buf()
+    };
+    let result = write_then_link(reader, path, &plain, zst);
+    if zst || result.is_err() {
+        let _ = std::fs::remove_file(&plain);
     }
-    w.flush()
+    if result.is_err() && zst {
+        let _ = std::fs::remove_file(path);
+    }
+    result
 }
 
-/// Writes all records of `reader` to `path` in oracleGeneral format, computing next_access
-/// (1-based index of the next request for the same id, -1 if none, as libCacheSim's format
-/// defines) in memory; returns the record count. A name ending in `.zst` is written
-/// zstd-compressed (level 3).
-///
-/// Holds the whole trace in memory (32 bytes per request plus a hash map over distinct ids).
-/// A time or size above `u32::MAX` is an error, not truncated.
-pub fn write_oracle_general(reader: &mut dyn TraceReader, path: &Path) -> Result<u64, TraceError> {
-    // Read everything.
-    let mut all: Vec<Record> = Vec::new();
-    let mut batch = Vec::with_capacity(1 << 16);
-    loop {
-        let n = reader.read_batch(&mut batch, 1 << 16)?;
-        if n == 0 {
-            break;
-        }
-        all.extend_from_slice(&batch);
-    }
-    // Check representability before creating the file.
-    for (i, r) in all.iter().enumerate() {
-        let what = if r.time > u32::MAX as u64 {
-            Some(format!("time {} does not fit oracleGeneral's u32", r.time))
-        } else if r.size > u32::MAX as u64 {
-            Some(format!("size {} does not fit oracleGeneral's u32", r.size))
-        } else {
-            None
-        };
-        if let Some(msg) = what {
-            return Err(TraceError::Value {
-                path: path.to_path_buf(),
-                record: i as u64 + 1,
-                msg,
-            });
-        }
-    }
-    // next_access, backwards: the 1-based index of the next request for the same id.
-    let mut next: FxHashMap<u64, u64> = FxHashMap::default();
-    for (i, r) in all.iter_mut().enumerate().rev() {
-        let vtime = i as u64 + 1;
-        r.next_access = next.insert(r.id, vtime).unwrap_or(0);
-    }
-    drop(next);
-
+fn write_then_link(
+    reader: &mut dyn TraceReader,
+    path: &Path,
+    plain: &Path,
+    zst: bool,
+) -> Result<u64, TraceError> {
     let werr = |source| TraceError::Write {
         path: path.to_path_buf(),
         source,
     };
-    let file = std::fs::File::create(path).map_err(|source| TraceError::Open {
+    let open_err = |source| TraceError::Open {
         path: path.to_path_buf(),
         source,
-    })?;
-    if crate::trace::is_zstd(path) {
-        let mut enc = zstd::stream::write::Encoder::new(file, 3).map_err(werr)?;
-        write_records(&mut enc, &all).map_err(werr)?;
-        enc.finish().map_err(werr)?;
-    } else {
-        let mut file = file;
-        write_records(&mut file, &all).map_err(werr)?;
+    };
+    // Read and write: the backward pass reads the records back.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(plain)
+        .map_err(open_err)?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+    let mut batch = Vec::with_capacity(1 << 16);
+    let mut count = 0u64;
+    while reader.read_batch(&mut batch, 1 << 16)? > 0 {
+        for r in &batch {
+            count += 1;
+            let (Ok(time), Ok(size)) = (u32::try_from(r.time), u32::try_from(r.size)) else {
+                let field = if r.time > u32::MAX as u64 {
+                    format!("time {}", r.time)
+                } else {
+                    format!("size {}", r.size)
+                };
+                return Err(TraceError::Value {
+                    path: path.to_path_buf(),
+                    record: count,
+                    msg: format!("{field} does not fit oracleGeneral's u32"),
+                });
+            };
+            w.write_all(&encode_oracle(time, r.id, size, -1))
+                .map_err(werr)?;
+        }
     }
-    Ok(all.len() as u64)
+    let mut file = w.into_inner().map_err(|e| werr(e.into_error()))?;
+    fill_next_access(&mut file, count).map_err(werr)?;
+    if zst {
+        let mut src = std::fs::File::open(plain).map_err(open_err)?;
+        let mut enc =
+            zstd::stream::write::Encoder::new(std::fs::File::create(path).map_err(open_err)?, 3)
+                .map_err(werr)?;
+        std::io::copy(&mut src, &mut enc).map_err(werr)?;
+        enc.finish().map_err(werr)?;
+    }
+    Ok(count)
+}
+
+/// Walks a plain oracleGeneral file of `count` records from the end, block by block, and sets
+/// each record's next_access from a map of id → index of its next request.
+fn fill_next_access(file: &mut std::fs::File, count: u64) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    const BLOCK: u64 = 1 << 16;
+    let len = crate::trace::ORACLE_RECORD_LEN as u64;
+    let mut next: FxHashMap<u64, u64> = FxHashMap::default();
+    let mut buf = vec![0u8; (BLOCK * len) as usize];
+    let mut end = count;
+    while end > 0 {
+        let start = end.saturating_sub(BLOCK);
+        let bytes = &mut buf[..((end - start) * len) as usize];
+        file.seek(SeekFrom::Start(start * len))?;
+        file.read_exact(bytes)?;
+        for (j, rec) in bytes.chunks_exact_mut(len as usize).enumerate().rev() {
+            let vtime = start + j as u64 + 1;
+            let id = u64::from_le_bytes(rec[4..12].try_into().expect("8 bytes"));
+            let following = next.insert(id, vtime).map_or(-1, |v| v as i64);
+            rec[16..24].copy_from_slice(&following.to_le_bytes());
+        }
+        file.seek(SeekFrom::Start(start * len))?;
+        file.write_all(bytes)?;
+        end = start;
+    }
+    file.flush()
 }

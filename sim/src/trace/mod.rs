@@ -20,7 +20,6 @@ mod csv;
 mod oracle;
 mod txt;
 mod vscsi;
-mod xxh3;
 
 use std::fmt;
 use std::io::Read;
@@ -418,7 +417,7 @@ pub fn detect_format(path: &Path) -> Option<Format> {
 /// secret) of its bytes, which is what libCacheSim's csv reader uses for string ids
 /// (`get_hash_value_str`, `XXH3_64bits`).
 pub fn hash_id(bytes: &[u8]) -> u64 {
-    xxh3::xxh3_64(bytes)
+    xxhash_rust::xxh3::xxh3_64(bytes)
 }
 
 /// Parses an unsigned integer as written in traces: decimal digits, or hexadecimal digits after
@@ -599,5 +598,21 @@ mod tests {
         assert_eq!(parse_u64(b"12a"), None);
         assert_eq!(id_from_text(b"42"), 42);
         assert_eq!(id_from_text(b"abc"), hash_id(b"abc"));
+    }
+}
+
+#[cfg(test)]
+mod hash_tests {
+    /// Reference digests of `(0..n).map(|i| (i * 7 + 3) as u8)` from the python `xxhash`
+    /// package (xxh3_64_intdigest), covering every length class and block boundary.
+    const VECTORS: &[(usize, u64)] = &include!("xxh3_vectors.in");
+
+    #[test]
+    fn string_ids_hash_like_libcachesim() {
+        assert_eq!(super::hash_id(b""), 0x2D06_8005_38D3_94C2);
+        for &(n, want) in VECTORS {
+            let input: Vec<u8> = (0..n).map(|i| (i * 7 + 3) as u8).collect();
+            assert_eq!(super::hash_id(&input), want, "length {n}");
+        }
     }
 }
