@@ -7,7 +7,6 @@
 
 use cache::{Evicted, Request};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use sim::simulate::TraceSource;
 use sim::synth::{ZipfSpec, ZipfTrace};
 use sim::trace::{Format, Record, TraceReader};
 use std::path::PathBuf;
@@ -73,11 +72,7 @@ fn policies(c: &mut Criterion) {
         env!("CARGO_MANIFEST_DIR"),
         "/../shared/traces/cloudPhysicsIO.oracleGeneral.bin"
     ));
-    let src = TraceSource {
-        path: path.clone(),
-        format: Format::OracleGeneral,
-    };
-    let mut reader = sim::trace::open(&src.path, &src.format).expect("shared trace opens");
+    let mut reader = sim::trace::open(&path, &Format::OracleGeneral).expect("shared trace opens");
     bench_trace(c, "cloudphysics", &load(reader.as_mut()));
     let spec: ZipfSpec = "zipf:requests=2000000,objects=200000,alpha=0.8,seed=1"
         .parse()
