@@ -2,8 +2,10 @@
 //!
 //! The byte-mode figures for sizes 128 MiB … 1 GiB (step 128 MiB) are libCacheSim's own
 //! expectations for `cloudPhysicsIO.oracleGeneral.bin` (its `test/test_evictionAlgo.c`).
-//! Object-mode figures are this crate's, cross-checked against the naive reference models in
-//! `reference.rs` for the policies that have one.
+//! Object-mode figures (every request size 1, at `support::OBJ_CAPS`) in every golden file
+//! equal what libCacheSim 0.3.5 (PyPI `libcachesim`, its C core, `ignore_obj_size=true`) gives,
+//! for every policy but W-TinyLFU (see its file); FIFO and LRU are also cross-checked against the
+//! naive models of `reference.rs`.
 
 mod support;
 

@@ -2,7 +2,7 @@
 //!
 //! The byte-mode figures (128 MiB … 1 GiB, step 128 MiB) are libCacheSim's own expectations for
 //! `cloudPhysicsIO.oracleGeneral.bin` (`test/test_evictionAlgo.c`, `test_ARC`); this crate
-//! reproduces them exactly. The object-mode figures are this crate's.
+//! reproduces them exactly. The object-mode figures equal libCacheSim 0.3.5's (PyPI `libcachesim`).
 
 // The shared helpers have a pre-existing `needless_borrow` lint; it is not this file's to fix.
 mod support;

@@ -1,5 +1,5 @@
 //! CLOCK golden tests: libCacheSim's figures in byte mode (its `test/test_evictionAlgo.c`,
-//! `Clock` with the default 1-bit counter), this crate's own in object mode, all cross-checked
+//! `Clock` with the default 1-bit counter), libCacheSim 0.3.5's in object mode, all cross-checked
 //! against a naive FIFO-with-reinsertion model.
 
 mod support;

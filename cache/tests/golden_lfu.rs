@@ -1,5 +1,5 @@
 //! Golden tests for `lfu`: libCacheSim's figures for `cloudPhysicsIO.oracleGeneral.bin`
-//! (its `test/test_evictionAlgo.c`, `test_LFU`), and this crate's own object-mode figures.
+//! (its `test/test_evictionAlgo.c`, `test_LFU`), and object-mode figures equal to libCacheSim 0.3.5's (PyPI `libcachesim`).
 
 mod support;
 
@@ -17,7 +17,7 @@ fn lfu_matches_libcachesim() {
     );
 }
 
-/// Object mode (every object counts 1) at [`OBJ_CAPS`]: this crate's own figures, recorded
+/// Object mode (every object counts 1) at [`OBJ_CAPS`]: equal to libCacheSim 0.3.5's; recorded
 /// to catch regressions; libCacheSim's test file has none for this trace.
 #[test]
 fn lfu_object_mode() {

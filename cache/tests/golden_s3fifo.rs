@@ -6,7 +6,7 @@
 //! version with `has_evicted` (before the first eviction, misses arriving while small is full
 //! go to main); the same rules without it give `S3FIFOv0.c`'s figures (`test_S3FIFOv0`),
 //! which [`naive_model_without_has_evicted_gives_libcachesim_s3fifov0`] pins down.
-//! Object-mode figures are this crate's, checked request by request, evictions included,
+//! Object-mode figures equal libCacheSim 0.3.5's, and are checked request by request, evictions included,
 //! against [`Naive`].
 
 // `support` (shared, not ours) trips clippy's needless_borrow in `check_bytes`.

@@ -1,4 +1,4 @@
-//! SIEVE golden tests: libCacheSim's figures in byte mode, this crate's own in object mode,
+//! SIEVE golden tests: libCacheSim's figures in byte mode, libCacheSim 0.3.5's in object mode,
 //! both cross-checked against a naive model written only to be obviously right.
 //!
 //! The byte-mode figures are those libCacheSim's `test/test_evictionAlgo.c` lists for `Sieve`

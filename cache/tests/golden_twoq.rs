@@ -1,9 +1,9 @@
 //! 2Q on the shared trace. libCacheSim's test suite has no figures for 2Q (`TwoQ.c` is not in
-//! `test/test_evictionAlgo.c`), so these figures are this crate's own: recorded from the
-//! implementation after checking it request by request, evictions included, against
-//! [`Naive`], a plain model of the rules in `twoq.rs`.
+//! `test/test_evictionAlgo.c`), so these figures were recorded from the implementation after
+//! checking it request by request, evictions included, against [`Naive`], a plain model of the
+//! rules in `twoq.rs`. libCacheSim 0.3.5 itself (PyPI `libcachesim`, its C core, run with
+//! `benches/anchor/libcachesim_anchor.py`) gives exactly the same figures in both modes.
 
-// `support` (shared, not ours) trips clippy's needless_borrow in `check_bytes`.
 mod support;
 use support::*;
 
