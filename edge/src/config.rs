@@ -1,1 +1,1521 @@
-//! placeholder: being written
+//! The edge's configuration: a TOML file modelled on a CloudFront distribution.
+//!
+//! Two layers:
+//!
+//! - **Raw** ([`RawConfig`] and friends): serde structs that mirror the file, refuse unknown
+//!   keys, and keep the byte span of every value a later check may complain about. Every key
+//!   is optional at this layer (except an origin's `name`/`url` and a behavior's `path`), so a
+//!   raw table can be embedded elsewhere (a scenario file's `[edge]` table) and overlaid with
+//!   per-PoP overrides ([`RawConfig::overlay`]).
+//! - **Typed** ([`Config`]): produced by one step, [`RawConfig::validate`], which applies the
+//!   defaults and checks everything. Errors ([`ConfigError`]) name the file, the line (from
+//!   the spans) and the key (`behavior[1].origin`, indices from 0).
+//!
+//! [`EXAMPLE`] is a complete file with every key.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::units::{format_duration, format_size, parse_duration, parse_size};
+
+/// A complete, commented configuration using every key of the contract (the file that
+/// `Config::from_str(EXAMPLE, "edge.toml")` accepts).
+pub const EXAMPLE: &str = r#"listen = "127.0.0.1:8080"          # viewer-facing, HTTP/1.1 and h2c
+admin_listen = "127.0.0.1:8081"    # GET /metrics, GET /healthz, POST /invalidations
+name = "fra"                       # this PoP's name: in Via, X-Cache, logs and metrics
+[cache]
+policy = "s3fifo"                  # any name the cache registry knows, with parameters
+capacity = "256MiB"                # payload bytes held; metadata is bounded and reported apart
+max_object_size = "64MiB"          # larger responses stream through uncached
+[[origin]]
+name = "web"
+url = "http://127.0.0.1:9001"
+connect_timeout = "2s"
+response_timeout = "10s"           # to the first byte
+[[behavior]]                       # matched in order, first match wins; the last must be "*"
+path = "/api/*"
+origin = "web"
+cache = false                      # pass through, never stored
+[[behavior]]
+path = "*"
+origin = "web"
+ttl = { min = "0s", default = "1d", max = "365d" }
+cache_key = { query = "all" }      # "none" | "all" | ["v", "lang"]; headers = ["accept-language"]
+collapse = true                    # one origin fetch per key in flight
+stale_while_revalidate = "0s"      # used when the origin's Cache-Control gives none
+stale_if_error = "0s"
+
+# Optional: these are the defaults.
+[limits]
+header_read_timeout = "10s"        # for a request's headers to arrive
+max_header_bytes = "32KiB"         # largest request head (at least 8KiB)
+max_connections = 10000            # concurrent viewer connections
+collapse_max_waiters = 1024        # requests waiting on one collapsed fetch
+collapse_timeout = "5s"            # then a waiter fetches on its own
+idle_timeout = "60s"               # idle viewer connections are closed
+"#;
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+/// A refused configuration: which file, which line (when known), which key, and why.
+///
+/// Displays as `{file}:{line}: {key}: {message}`; without a line, `{file}: {key}: {message}`;
+/// a TOML syntax error has no key and displays as `{file}:{line}: {message}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: String,
+    pub line: Option<usize>,
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.file)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        f.write_str(": ")?;
+        if !self.key.is_empty() {
+            write!(f, "{}: ", self.key)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Where a raw configuration came from: the file name to report, the text its spans point
+/// into, and a prefix for key names (`"edge"` when the table is embedded as `[edge]`).
+#[derive(Debug, Clone, Copy)]
+pub struct Source<'a> {
+    pub file: &'a str,
+    pub text: &'a str,
+    pub key_prefix: &'a str,
+    /// Whether spans point into `text` (false for a config rebuilt from a [`toml::Table`]).
+    pub has_lines: bool,
+}
+
+impl<'a> Source<'a> {
+    pub fn new(file: &'a str, text: &'a str) -> Self {
+        Self {
+            file,
+            text,
+            key_prefix: "",
+            has_lines: true,
+        }
+    }
+
+    /// Key names in errors start with `prefix.` (for a raw config embedded as a sub-table).
+    pub fn with_key_prefix(mut self, prefix: &'a str) -> Self {
+        self.key_prefix = prefix;
+        self
+    }
+
+    /// The 1-based line of a byte offset into the text.
+    pub fn line_of(&self, offset: usize) -> usize {
+        let end = offset.min(self.text.len());
+        1 + self.text.as_bytes()[..end]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+    }
+
+    /// An error about `key` (relative to the prefix) at `span`.
+    pub fn error(
+        &self,
+        span: Option<Range<usize>>,
+        key: &str,
+        message: impl Into<String>,
+    ) -> ConfigError {
+        let key = match (self.key_prefix.is_empty(), key.is_empty()) {
+            (true, _) => key.to_string(),
+            (false, true) => self.key_prefix.to_string(),
+            (false, false) => format!("{}.{key}", self.key_prefix),
+        };
+        ConfigError {
+            file: self.file.to_string(),
+            line: span
+                .filter(|_| self.has_lines)
+                .map(|s| self.line_of(s.start)),
+            key,
+            message: message.into(),
+        }
+    }
+
+    /// Turns a TOML parse or deserialisation error on this whole text into a [`ConfigError`]:
+    /// the line from its span, and the key path (absolute in the document, so the prefix is
+    /// not added) found by locating the span in the parsed document.
+    pub fn toml_error(&self, e: &toml::de::Error) -> ConfigError {
+        let span = e.span();
+        let path = span
+            .as_ref()
+            .and_then(|s| key_path_at(self.text, s))
+            .unwrap_or_default();
+        let msg = e.message().trim();
+        let (key, message) = if let Some(rest) = msg.strip_prefix("unknown field `") {
+            // "unknown field `x`, expected one of `a`, `b`": the path already ends in `x`.
+            let rest = rest.split_once('`').map_or("", |(_, r)| r);
+            (path, format!("unknown key{rest}"))
+        } else if let Some(rest) = msg.strip_prefix("missing field `") {
+            let field = rest.split_once('`').map_or(rest, |(f, _)| f);
+            let key = if path.is_empty() {
+                field.to_string()
+            } else {
+                format!("{path}.{field}")
+            };
+            (key, "required key is missing".to_string())
+        } else if msg == "duplicate key" && path.is_empty() {
+            // A syntax error (the document does not parse): name the key from its span.
+            let key = span
+                .as_ref()
+                .and_then(|s| self.text.get(s.clone()))
+                .filter(|k| !k.is_empty() && k.len() <= 64 && !k.contains('\n'))
+                .unwrap_or_default();
+            (key.to_string(), msg.to_string())
+        } else if msg.starts_with("invalid boolean") {
+            (path, format!("{msg} (if this is a string, quote it)"))
+        } else if msg.contains("invalid type: map, expected a sequence") {
+            let hint = format!(
+                "{msg} (an array of tables is written [[{0}]], with double brackets)",
+                path.rsplit('.').next().unwrap_or(&path)
+            );
+            (path, hint)
+        } else {
+            // Serde's names for our types mean nothing to the person editing the file.
+            let mut m = msg.replace("expected i64", "expected an integer");
+            if let Some(i) = m.find("expected struct Raw") {
+                m.replace_range(i.., "expected a table");
+            }
+            (path, m)
+        };
+        ConfigError {
+            file: self.file.to_string(),
+            line: span
+                .filter(|_| self.has_lines)
+                .map(|s| self.line_of(s.start)),
+            key,
+            message,
+        }
+    }
+}
+
+/// The dotted key path (`behavior[1].ttl.mni`) of the key or value at `span` in `text`:
+/// a key whose span is exactly `span` first, then the deepest value whose span is exactly
+/// `span`, then the smallest value containing it. `None` if the text does not parse.
+fn key_path_at(text: &str, span: &Range<usize>) -> Option<String> {
+    use toml::de::{DeTable, DeValue};
+
+    #[derive(Default)]
+    struct Best {
+        rank: (u8, usize, usize),
+        path: Option<String>,
+    }
+    impl Best {
+        fn offer(&mut self, rank: (u8, usize, usize), path: &str) {
+            if self.path.is_none() || rank > self.rank {
+                self.rank = rank;
+                self.path = Some(path.to_string());
+            }
+        }
+    }
+    fn join(path: &str, key: &str) -> String {
+        let bare = !key.is_empty()
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        let key = if bare {
+            key.to_string()
+        } else {
+            format!("{key:?}")
+        };
+        if path.is_empty() {
+            key
+        } else {
+            format!("{path}.{key}")
+        }
+    }
+    fn table(t: &DeTable<'_>, path: &str, depth: usize, span: &Range<usize>, best: &mut Best) {
+        for (k, v) in t.iter() {
+            let p = join(path, k.get_ref());
+            if k.span() == *span {
+                best.offer((3, depth, 0), &p);
+            }
+            value(v, &p, depth + 1, span, best);
+        }
+    }
+    fn value(
+        v: &Spanned<DeValue<'_>>,
+        path: &str,
+        depth: usize,
+        span: &Range<usize>,
+        best: &mut Best,
+    ) {
+        let s = v.span();
+        if s == *span {
+            best.offer((2, depth, 0), path);
+        } else if s.start <= span.start && span.end <= s.end {
+            best.offer((1, usize::MAX - s.len(), depth), path);
+        }
+        match v.get_ref() {
+            DeValue::Table(t) => table(t, path, depth, span, best),
+            DeValue::Array(a) => {
+                for (i, e) in a.iter().enumerate() {
+                    value(e, &format!("{path}[{i}]"), depth + 1, span, best);
+                }
+            }
+            _ => {}
+        }
+    }
+    let doc = DeTable::parse(text).ok()?;
+    let mut best = Best::default();
+    table(doc.get_ref(), "", 0, span, &mut best);
+    best.path
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw layer
+// ---------------------------------------------------------------------------------------------
+
+/// A duration as written (`"2s"`): only strings are accepted, so `2` is refused with a hint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawDuration(pub String);
+
+impl<'de> Deserialize<'de> for RawDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = RawDuration;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration string such as \"2s\", \"250ms\" or \"1d\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawDuration, E> {
+                Ok(RawDuration(v.to_string()))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A size as written: a string with a unit (`"64MiB"`) or an integer number of bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawSize {
+    Bytes(i64),
+    Text(String),
+}
+
+impl<'de> Deserialize<'de> for RawSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = RawSize;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a size such as \"64MiB\" or an integer number of bytes")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawSize, E> {
+                Ok(RawSize::Bytes(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawSize, E> {
+                i64::try_from(v)
+                    .map(RawSize::Bytes)
+                    .map_err(|_| E::custom("size too large"))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawSize, E> {
+                Ok(RawSize::Text(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `cache_key.query` as written: `"none"`, `"all"`, or a list of parameter names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawQuery {
+    Mode(String),
+    List(Vec<Spanned<String>>),
+}
+
+impl<'de> Deserialize<'de> for RawQuery {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawQuery;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("\"none\", \"all\" or a list of query parameter names")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawQuery, E> {
+                Ok(RawQuery::Mode(v.to_string()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawQuery, A::Error> {
+                let mut names = Vec::new();
+                while let Some(n) = seq.next_element::<Spanned<String>>()? {
+                    names.push(n);
+                }
+                Ok(RawQuery::List(names))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The whole file as written. Everything is optional here; [`RawConfig::validate`] applies
+/// defaults and requires what must be present.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub listen: Option<Spanned<String>>,
+    pub admin_listen: Option<Spanned<String>>,
+    pub name: Option<Spanned<String>>,
+    pub cache: Option<RawCache>,
+    pub origin: Option<Vec<Spanned<RawOrigin>>>,
+    pub behavior: Option<Vec<Spanned<RawBehavior>>>,
+    pub limits: Option<RawLimits>,
+}
+
+/// `[cache]`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCache {
+    pub policy: Option<Spanned<String>>,
+    pub capacity: Option<Spanned<RawSize>>,
+    pub max_object_size: Option<Spanned<RawSize>>,
+    /// Added to the contract: independent store shards, default 16.
+    pub shards: Option<Spanned<i64>>,
+}
+
+/// One `[[origin]]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOrigin {
+    pub name: Spanned<String>,
+    pub url: Spanned<String>,
+    pub connect_timeout: Option<Spanned<RawDuration>>,
+    pub response_timeout: Option<Spanned<RawDuration>>,
+}
+
+/// One `[[behavior]]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBehavior {
+    pub path: Spanned<String>,
+    pub origin: Option<Spanned<String>>,
+    pub cache: Option<bool>,
+    pub ttl: Option<Spanned<RawTtl>>,
+    pub cache_key: Option<Spanned<RawCacheKey>>,
+    pub collapse: Option<bool>,
+    pub stale_while_revalidate: Option<Spanned<RawDuration>>,
+    pub stale_if_error: Option<Spanned<RawDuration>>,
+}
+
+/// A behavior's `ttl = { min, default, max }`. Unset keys default to 0s, 1d and 365d, except
+/// that an unset `default` is clamped into the bounds that were set, and an unset `max` grows
+/// to an explicit `min` or `default` above 365d.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTtl {
+    pub min: Option<Spanned<RawDuration>>,
+    pub default: Option<Spanned<RawDuration>>,
+    pub max: Option<Spanned<RawDuration>>,
+}
+
+/// A behavior's `cache_key = { query, headers }`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCacheKey {
+    pub query: Option<Spanned<RawQuery>>,
+    pub headers: Option<Vec<Spanned<String>>>,
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    pub header_read_timeout: Option<Spanned<RawDuration>>,
+    pub max_header_bytes: Option<Spanned<RawSize>>,
+    pub max_connections: Option<Spanned<i64>>,
+    pub collapse_max_waiters: Option<Spanned<i64>>,
+    pub collapse_timeout: Option<Spanned<RawDuration>>,
+    pub idle_timeout: Option<Spanned<RawDuration>>,
+}
+
+fn take<T>(dst: &mut Option<T>, src: Option<T>) {
+    if src.is_some() {
+        *dst = src;
+    }
+}
+
+impl RawConfig {
+    /// Parses a TOML text; errors name `file`, the line and the key.
+    pub fn parse(text: &str, file: &str) -> Result<RawConfig, ConfigError> {
+        toml::from_str(text).map_err(|e| Source::new(file, text).toml_error(&e))
+    }
+
+    /// Reads a parsed table (no spans survive a [`toml::Table`], so errors carry no line).
+    pub fn from_table(table: &toml::Table, file: &str) -> Result<RawConfig, ConfigError> {
+        let text = toml::to_string(table).map_err(|e| ConfigError {
+            file: file.to_string(),
+            line: None,
+            key: String::new(),
+            message: e.to_string(),
+        })?;
+        toml::from_str(&text).map_err(|e| {
+            let mut src = Source::new(file, &text);
+            src.has_lines = false;
+            src.toml_error(&e)
+        })
+    }
+
+    /// Overlays `over` on `self`: each key `over` sets replaces this one; `[cache]` and
+    /// `[limits]` merge key by key; `origin` and `behavior` lists, if set, replace the whole
+    /// list. For per-PoP overrides of a shared table (spans stay valid if both come from the
+    /// same text).
+    pub fn overlay(&mut self, over: RawConfig) {
+        take(&mut self.listen, over.listen);
+        take(&mut self.admin_listen, over.admin_listen);
+        take(&mut self.name, over.name);
+        match (&mut self.cache, over.cache) {
+            (Some(c), Some(o)) => {
+                take(&mut c.policy, o.policy);
+                take(&mut c.capacity, o.capacity);
+                take(&mut c.max_object_size, o.max_object_size);
+                take(&mut c.shards, o.shards);
+            }
+            (c, o) => take(c, o),
+        }
+        take(&mut self.origin, over.origin);
+        take(&mut self.behavior, over.behavior);
+        match (&mut self.limits, over.limits) {
+            (Some(l), Some(o)) => {
+                take(&mut l.header_read_timeout, o.header_read_timeout);
+                take(&mut l.max_header_bytes, o.max_header_bytes);
+                take(&mut l.max_connections, o.max_connections);
+                take(&mut l.collapse_max_waiters, o.collapse_max_waiters);
+                take(&mut l.collapse_timeout, o.collapse_timeout);
+                take(&mut l.idle_timeout, o.idle_timeout);
+            }
+            (l, o) => take(l, o),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Typed layer
+// ---------------------------------------------------------------------------------------------
+
+/// The validated configuration of one edge (PoP).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Viewer-facing address (HTTP/1.1 and h2c).
+    pub listen: SocketAddr,
+    /// Admin address: `GET /metrics`, `GET /healthz`, `POST /invalidations`.
+    pub admin_listen: SocketAddr,
+    /// This PoP's name, in `Via`, `X-Cache`, logs and metrics (`[A-Za-z0-9._-]`, ≤ 64 bytes).
+    pub name: String,
+    pub cache: CacheConfig,
+    pub origins: Vec<Origin>,
+    /// In order; the last one's path is `"*"`.
+    pub behaviors: Vec<Behavior>,
+    pub limits: Limits,
+}
+
+/// `[cache]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CacheConfig {
+    /// A policy the cache registry knows (offline policies refused), with its parameters.
+    pub policy: cache::PolicySpec,
+    /// Payload bytes held (metadata is bounded and reported apart). > 0.
+    pub capacity: u64,
+    /// Larger responses stream through uncached. 1..=capacity.
+    pub max_object_size: u64,
+    /// Independent store shards (each with its own policy); ≥ 1.
+    pub shards: usize,
+}
+
+/// One `[[origin]]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Origin {
+    pub name: String,
+    /// `http://host[:port]` (path empty or `/`, no query, no user info).
+    pub url: http::Uri,
+    pub connect_timeout: Duration,
+    /// To the first byte of the response.
+    pub response_timeout: Duration,
+}
+
+/// One `[[behavior]]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Behavior {
+    /// CloudFront path pattern: `*` any run of bytes (including `/`), `?` exactly one byte,
+    /// case-sensitive, matched against the path without its query string.
+    pub path: String,
+    /// Index into [`Config::origins`].
+    pub origin: usize,
+    /// False: pass through, never stored.
+    pub cache: bool,
+    pub ttl: Ttl,
+    pub cache_key: CacheKey,
+    /// One origin fetch per key in flight.
+    pub collapse: bool,
+    /// Used when the origin's `Cache-Control` gives none.
+    pub stale_while_revalidate: Duration,
+    /// Used when the origin's `Cache-Control` gives none.
+    pub stale_if_error: Duration,
+}
+
+/// TTL bounds: `min <= default <= max`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ttl {
+    pub min: Duration,
+    pub default: Duration,
+    pub max: Duration,
+}
+
+/// What besides the path goes into the cache key.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CacheKey {
+    pub query: QueryKey,
+    /// Request headers whose values join the key (lower-case names, no duplicates).
+    pub headers: Vec<http::HeaderName>,
+}
+
+/// Which query parameters go into the cache key (and are forwarded).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum QueryKey {
+    /// None (CloudFront's CachingOptimized): the default.
+    #[default]
+    None,
+    All,
+    /// These names, as written (non-empty, no duplicates, case-sensitive).
+    Only(Vec<String>),
+}
+
+/// `[limits]`: protection against slow or greedy viewers and thundering herds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Time allowed for a request's headers to arrive. Default 10s.
+    pub header_read_timeout: Duration,
+    /// Largest request head accepted. Default 32KiB; at least 8KiB (hyper's minimum buffer).
+    pub max_header_bytes: usize,
+    /// Concurrent viewer connections. Default 10000.
+    pub max_connections: usize,
+    /// Requests that may wait on one collapsed fetch. Default 1024.
+    pub collapse_max_waiters: usize,
+    /// How long a collapsed request waits before fetching on its own. Default 5s.
+    pub collapse_timeout: Duration,
+    /// Idle viewer connections are closed after this. Default 60s.
+    pub idle_timeout: Duration,
+}
+
+/// Defaults, also used by [`RawConfig::validate`].
+pub mod defaults {
+    use std::time::Duration;
+
+    pub const NAME: &str = "edge";
+    pub const POLICY: &str = "s3fifo";
+    pub const CAPACITY: u64 = 256 << 20;
+    /// Capped at the capacity when the capacity is smaller and this is not set.
+    pub const MAX_OBJECT_SIZE: u64 = 64 << 20;
+    pub const SHARDS: usize = 16;
+    pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+    pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
+    pub const TTL_MIN: Duration = Duration::ZERO;
+    pub const TTL_DEFAULT: Duration = Duration::from_secs(86_400);
+    pub const TTL_MAX: Duration = Duration::from_secs(365 * 86_400);
+    pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+    pub const MAX_HEADER_BYTES: usize = 32 << 10;
+    pub const MIN_HEADER_BYTES: usize = 8 << 10;
+    pub const MAX_CONNECTIONS: usize = 10_000;
+    pub const COLLAPSE_MAX_WAITERS: usize = 1024;
+    pub const COLLAPSE_TIMEOUT: Duration = Duration::from_secs(5);
+    pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+}
+
+impl Default for Ttl {
+    fn default() -> Self {
+        Ttl {
+            min: defaults::TTL_MIN,
+            default: defaults::TTL_DEFAULT,
+            max: defaults::TTL_MAX,
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            header_read_timeout: defaults::HEADER_READ_TIMEOUT,
+            max_header_bytes: defaults::MAX_HEADER_BYTES,
+            max_connections: defaults::MAX_CONNECTIONS,
+            collapse_max_waiters: defaults::COLLAPSE_MAX_WAITERS,
+            collapse_timeout: defaults::COLLAPSE_TIMEOUT,
+            idle_timeout: defaults::IDLE_TIMEOUT,
+        }
+    }
+}
+
+impl Ttl {
+    /// `t` clamped into `[min, max]`.
+    pub fn clamp(&self, t: Duration) -> Duration {
+        t.clamp(self.min, self.max)
+    }
+}
+
+impl Behavior {
+    /// Whether this behavior's path pattern matches `path` (no query string).
+    pub fn matches(&self, path: &str) -> bool {
+        path_matches(&self.path, path)
+    }
+}
+
+/// CloudFront path-pattern matching: `*` matches any run of bytes including `/`, `?` exactly
+/// one byte, everything else itself (case-sensitive). Request paths are ASCII (anything else
+/// arrives percent-encoded), so bytes are characters. No allocation; linear unless the
+/// pattern has several `*` that must backtrack.
+pub fn path_matches(pattern: &str, path: &str) -> bool {
+    let (p, s) = (pattern.as_bytes(), path.as_bytes());
+    if p == b"*" {
+        return true;
+    }
+    let (mut pi, mut si) = (0, 0);
+    // After the latest `*`: where the pattern resumes, and where the subject resumes next.
+    let mut star: Option<(usize, usize)> = None;
+    while si < s.len() {
+        match p.get(pi) {
+            Some(b'*') => {
+                pi += 1;
+                star = Some((pi, si));
+            }
+            Some(&c) if c == b'?' || c == s[si] => {
+                pi += 1;
+                si += 1;
+            }
+            _ => match star {
+                Some((sp, ss)) => {
+                    pi = sp;
+                    si = ss + 1;
+                    star = Some((sp, ss + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    p[pi..].iter().all(|&c| c == b'*')
+}
+
+/// Where the listen addresses come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listen {
+    /// `listen` and `admin_listen` must both be in the config (a standalone edge file).
+    Required,
+    /// The config may set them; these are used where it does not.
+    Default {
+        listen: SocketAddr,
+        admin_listen: SocketAddr,
+    },
+    /// The config must not set them (e.g. a scenario assigns every PoP's addresses).
+    Assigned {
+        listen: SocketAddr,
+        admin_listen: SocketAddr,
+    },
+}
+
+impl Config {
+    /// Reads and validates an edge config file; errors name the path as given.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: file.clone(),
+            line: None,
+            key: String::new(),
+            message: format!("cannot read: {e}"),
+        })?;
+        Config::from_str(&text, &file)
+    }
+
+    /// Parses and validates a config text; `file` is the name errors report.
+    pub fn from_str(text: &str, file: &str) -> Result<Config, ConfigError> {
+        RawConfig::parse(text, file)?.validate(&Source::new(file, text), Listen::Required)
+    }
+
+    /// The behavior for a request path: the first match in order (the last is `"*"`, so there
+    /// always is one). Anything from a `?` on is ignored. No allocation.
+    pub fn behavior_for(&self, path: &str) -> (usize, &Behavior) {
+        let path = match path.find('?') {
+            Some(q) => &path[..q],
+            None => path,
+        };
+        for (i, b) in self.behaviors.iter().enumerate() {
+            if b.matches(path) {
+                return (i, b);
+            }
+        }
+        // Only reachable for a hand-built config without a final "*".
+        let last = self
+            .behaviors
+            .len()
+            .checked_sub(1)
+            .expect("a config has at least one behavior");
+        (last, &self.behaviors[last])
+    }
+
+    /// The origin a behavior sends to.
+    pub fn origin_of(&self, behavior: &Behavior) -> &Origin {
+        &self.origins[behavior.origin]
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation
+// ---------------------------------------------------------------------------------------------
+
+fn span_of<T>(v: &Option<Spanned<T>>) -> Option<Range<usize>> {
+    v.as_ref().map(|s| s.span())
+}
+
+fn duration(
+    src: &Source<'_>,
+    v: &Option<Spanned<RawDuration>>,
+    key: &str,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    match v {
+        None => Ok(default),
+        Some(s) => parse_duration(&s.get_ref().0).map_err(|m| src.error(Some(s.span()), key, m)),
+    }
+}
+
+fn positive_duration(
+    src: &Source<'_>,
+    v: &Option<Spanned<RawDuration>>,
+    key: &str,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    let d = duration(src, v, key, default)?;
+    if d.is_zero() {
+        return Err(src.error(span_of(v), key, "must be longer than 0s"));
+    }
+    Ok(d)
+}
+
+fn size(
+    src: &Source<'_>,
+    v: &Option<Spanned<RawSize>>,
+    key: &str,
+) -> Result<Option<u64>, ConfigError> {
+    let Some(s) = v else { return Ok(None) };
+    let n = match s.get_ref() {
+        RawSize::Bytes(n) => u64::try_from(*n)
+            .map_err(|_| src.error(Some(s.span()), key, format!("size {n} is negative")))?,
+        RawSize::Text(t) => parse_size(t).map_err(|m| src.error(Some(s.span()), key, m))?,
+    };
+    Ok(Some(n))
+}
+
+fn count(
+    src: &Source<'_>,
+    v: &Option<Spanned<i64>>,
+    key: &str,
+    default: usize,
+    range: std::ops::RangeInclusive<usize>,
+) -> Result<usize, ConfigError> {
+    let Some(s) = v else { return Ok(default) };
+    let n = *s.get_ref();
+    match usize::try_from(n) {
+        Ok(n) if range.contains(&n) => Ok(n),
+        _ => Err(src.error(
+            Some(s.span()),
+            key,
+            format!(
+                "{n} is out of range (must be {} to {})",
+                range.start(),
+                range.end()
+            ),
+        )),
+    }
+}
+
+fn is_token(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+}
+
+fn list(names: &[&str]) -> String {
+    names.join(", ")
+}
+
+impl RawConfig {
+    /// The one validation step: applies defaults, checks every key, resolves origin names.
+    /// `listen` says whether the listen addresses come from the config or the caller.
+    pub fn validate(&self, src: &Source<'_>, listen: Listen) -> Result<Config, ConfigError> {
+        let (listen, admin_listen) = self.validate_listen(src, listen)?;
+        let name = match &self.name {
+            None => defaults::NAME.to_string(),
+            Some(n) => {
+                let v = n.get_ref();
+                if v.is_empty() || v.len() > 64 || !is_token(v) {
+                    return Err(src.error(
+                        Some(n.span()),
+                        "name",
+                        format!(
+                            "{v:?} is not a valid PoP name: use 1 to 64 letters, digits, '-', '_' or '.'"
+                        ),
+                    ));
+                }
+                v.clone()
+            }
+        };
+        let cache = validate_cache(src, self.cache.as_ref())?;
+        let origins = self.validate_origins(src)?;
+        let behaviors = self.validate_behaviors(src, &origins)?;
+        let limits = validate_limits(src, self.limits.as_ref())?;
+        Ok(Config {
+            listen,
+            admin_listen,
+            name,
+            cache,
+            origins,
+            behaviors,
+            limits,
+        })
+    }
+
+    fn validate_listen(
+        &self,
+        src: &Source<'_>,
+        mode: Listen,
+    ) -> Result<(SocketAddr, SocketAddr), ConfigError> {
+        let parse = |v: &Option<Spanned<String>>, key: &str| -> Result<_, ConfigError> {
+            let Some(s) = v else { return Ok(None) };
+            s.get_ref().trim().parse::<SocketAddr>().map(Some).map_err(|_| {
+                src.error(
+                    Some(s.span()),
+                    key,
+                    format!(
+                        "{:?} is not a socket address: write an IP address and a port, e.g. \"127.0.0.1:8080\" or \"[::1]:8080\"",
+                        s.get_ref()
+                    ),
+                )
+            })
+        };
+        let l = parse(&self.listen, "listen")?;
+        let a = parse(&self.admin_listen, "admin_listen")?;
+        let (l, a) = match mode {
+            Listen::Required => {
+                let missing = |key: &str, eg: &str| {
+                    src.error(
+                        None,
+                        key,
+                        format!("required key is missing (e.g. {key} = \"{eg}\")"),
+                    )
+                };
+                (
+                    l.ok_or_else(|| missing("listen", "127.0.0.1:8080"))?,
+                    a.ok_or_else(|| missing("admin_listen", "127.0.0.1:8081"))?,
+                )
+            }
+            Listen::Default {
+                listen,
+                admin_listen,
+            } => (l.unwrap_or(listen), a.unwrap_or(admin_listen)),
+            Listen::Assigned {
+                listen,
+                admin_listen,
+            } => {
+                for (v, key) in [
+                    (&self.listen, "listen"),
+                    (&self.admin_listen, "admin_listen"),
+                ] {
+                    if let Some(s) = v {
+                        return Err(src.error(
+                            Some(s.span()),
+                            key,
+                            "not allowed here: listen addresses are assigned for each PoP",
+                        ));
+                    }
+                }
+                (listen, admin_listen)
+            }
+        };
+        if l == a && l.port() != 0 {
+            return Err(src.error(
+                span_of(&self.admin_listen).or(span_of(&self.listen)),
+                "admin_listen",
+                format!("{a} is also the viewer-facing listen address"),
+            ));
+        }
+        Ok((l, a))
+    }
+
+    fn validate_origins(&self, src: &Source<'_>) -> Result<Vec<Origin>, ConfigError> {
+        let raw = self.origin.as_deref().unwrap_or_default();
+        if raw.is_empty() {
+            return Err(src.error(
+                None,
+                "origin",
+                "at least one [[origin]] is required (name and url)",
+            ));
+        }
+        let mut out: Vec<Origin> = Vec::with_capacity(raw.len());
+        for (i, o) in raw.iter().enumerate() {
+            let key = |k: &str| format!("origin[{i}].{k}");
+            let name = o.get_ref().name.get_ref();
+            let name_span = Some(o.get_ref().name.span());
+            if name.is_empty() || name.len() > 64 || !is_token(name) {
+                return Err(src.error(
+                    name_span,
+                    &key("name"),
+                    format!(
+                        "{name:?} is not a valid origin name: use 1 to 64 letters, digits, '-', '_' or '.'"
+                    ),
+                ));
+            }
+            if let Some(j) = out.iter().position(|p| p.name == *name) {
+                return Err(src.error(
+                    name_span,
+                    &key("name"),
+                    format!("duplicate origin name {name:?} (also origin[{j}])"),
+                ));
+            }
+            let url = validate_url(src, &o.get_ref().url, &key("url"))?;
+            let connect_timeout = positive_duration(
+                src,
+                &o.get_ref().connect_timeout,
+                &key("connect_timeout"),
+                defaults::CONNECT_TIMEOUT,
+            )?;
+            let response_timeout = positive_duration(
+                src,
+                &o.get_ref().response_timeout,
+                &key("response_timeout"),
+                defaults::RESPONSE_TIMEOUT,
+            )?;
+            out.push(Origin {
+                name: name.clone(),
+                url,
+                connect_timeout,
+                response_timeout,
+            });
+        }
+        Ok(out)
+    }
+
+    fn validate_behaviors(
+        &self,
+        src: &Source<'_>,
+        origins: &[Origin],
+    ) -> Result<Vec<Behavior>, ConfigError> {
+        let raw = self.behavior.as_deref().unwrap_or_default();
+        if raw.is_empty() {
+            return Err(src.error(
+                None,
+                "behavior",
+                "at least one [[behavior]] is required, and the last must have path = \"*\"",
+            ));
+        }
+        let names: Vec<&str> = origins.iter().map(|o| o.name.as_str()).collect();
+        let mut out: Vec<Behavior> = Vec::with_capacity(raw.len());
+        for (i, sb) in raw.iter().enumerate() {
+            let b = sb.get_ref();
+            let key = |k: &str| format!("behavior[{i}].{k}");
+            let path = b.path.get_ref();
+            let path_span = Some(b.path.span());
+            validate_pattern(path).map_err(|m| src.error(path_span.clone(), &key("path"), m))?;
+            if let Some(j) = out.iter().position(|p| p.path == *path) {
+                return Err(src.error(
+                    path_span,
+                    &key("path"),
+                    format!("{path:?} is also behavior[{j}]'s path, so this behavior would never be used"),
+                ));
+            }
+            let last = i + 1 == raw.len();
+            if path == "*" && !last {
+                return Err(src.error(
+                    path_span,
+                    &key("path"),
+                    format!(
+                        "\"*\" matches every path, so the behaviors after it (behavior[{}] on) would never be used: put it last",
+                        i + 1
+                    ),
+                ));
+            }
+            if last && path != "*" {
+                return Err(src.error(
+                    path_span,
+                    &key("path"),
+                    format!("the last behavior must have path = \"*\" (found {path:?}): add a final catch-all [[behavior]]"),
+                ));
+            }
+            let origin = match &b.origin {
+                Some(o) => names.iter().position(|n| n == o.get_ref()).ok_or_else(|| {
+                    src.error(
+                        Some(o.span()),
+                        &key("origin"),
+                        format!(
+                            "no origin named {:?} (origins: {})",
+                            o.get_ref(),
+                            list(&names)
+                        ),
+                    )
+                })?,
+                None if origins.len() == 1 => 0,
+                None => {
+                    return Err(src.error(
+                        Some(sb.span()),
+                        &key("origin"),
+                        format!(
+                            "required key is missing when there are several origins (origins: {})",
+                            list(&names)
+                        ),
+                    ))
+                }
+            };
+            let ttl = validate_ttl(src, b.ttl.as_ref(), &key("ttl"))?;
+            let cache_key = validate_cache_key(src, b.cache_key.as_ref(), &key("cache_key"))?;
+            let stale_while_revalidate = duration(
+                src,
+                &b.stale_while_revalidate,
+                &key("stale_while_revalidate"),
+                Duration::ZERO,
+            )?;
+            let stale_if_error = duration(
+                src,
+                &b.stale_if_error,
+                &key("stale_if_error"),
+                Duration::ZERO,
+            )?;
+            out.push(Behavior {
+                path: path.clone(),
+                origin,
+                cache: b.cache.unwrap_or(true),
+                ttl,
+                cache_key,
+                collapse: b.collapse.unwrap_or(true),
+                stale_while_revalidate,
+                stale_if_error,
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn validate_cache(src: &Source<'_>, raw: Option<&RawCache>) -> Result<CacheConfig, ConfigError> {
+    let empty = RawCache::default();
+    let raw = raw.unwrap_or(&empty);
+    let policy = match &raw.policy {
+        None => defaults::POLICY.parse().expect("the default policy parses"),
+        Some(p) => {
+            let spec: cache::PolicySpec = p.get_ref().parse().map_err(|e: cache::ParamError| {
+                src.error(Some(p.span()), "cache.policy", e.to_string())
+            })?;
+            if cache::registry::is_offline(&spec.name) {
+                return Err(src.error(
+                    Some(p.span()),
+                    "cache.policy",
+                    format!(
+                        "`{}` is an offline policy (it needs each request's next access time), which a live cache cannot know",
+                        spec.name
+                    ),
+                ));
+            }
+            spec
+        }
+    };
+    let capacity = size(src, &raw.capacity, "cache.capacity")?.unwrap_or(defaults::CAPACITY);
+    if capacity == 0 {
+        return Err(src.error(
+            span_of(&raw.capacity),
+            "cache.capacity",
+            "must be more than 0 bytes (to cache nothing, set cache = false on the behaviors)",
+        ));
+    }
+    let max_object_size = match size(src, &raw.max_object_size, "cache.max_object_size")? {
+        None => defaults::MAX_OBJECT_SIZE.min(capacity),
+        Some(0) => {
+            return Err(src.error(
+                span_of(&raw.max_object_size),
+                "cache.max_object_size",
+                "must be more than 0 bytes",
+            ))
+        }
+        Some(m) if m > capacity => {
+            return Err(src.error(
+                span_of(&raw.max_object_size),
+                "cache.max_object_size",
+                format!(
+                    "{} is larger than cache.capacity ({})",
+                    format_size(m),
+                    format_size(capacity)
+                ),
+            ))
+        }
+        Some(m) => m,
+    };
+    let shards = count(
+        src,
+        &raw.shards,
+        "cache.shards",
+        defaults::SHARDS,
+        1..=65_536,
+    )?;
+    // Checks the policy's parameters (and that the registry knows it).
+    cache::build(&policy, capacity)
+        .map_err(|e| src.error(span_of(&raw.policy), "cache.policy", e.to_string()))?;
+    Ok(CacheConfig {
+        policy,
+        capacity,
+        max_object_size,
+        shards,
+    })
+}
+
+fn validate_url(
+    src: &Source<'_>,
+    raw: &Spanned<String>,
+    key: &str,
+) -> Result<http::Uri, ConfigError> {
+    let text = raw.get_ref().trim();
+    let err = |m: String| src.error(Some(raw.span()), key, m);
+    let uri: http::Uri = text
+        .parse()
+        .map_err(|e| err(format!("{text:?} is not a URL: {e}")))?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some("https") => {
+            return Err(err(format!(
+                "{text:?}: https origins are not supported yet; use http://"
+            )))
+        }
+        Some(s) => {
+            return Err(err(format!(
+                "{text:?}: scheme {s:?} is not supported; use http://"
+            )))
+        }
+        None => {
+            return Err(err(format!(
+                "{text:?} has no scheme: write e.g. \"http://{text}\""
+            )))
+        }
+    }
+    let Some(auth) = uri.authority() else {
+        return Err(err(format!("{text:?} has no host")));
+    };
+    if auth.as_str().contains('@') {
+        return Err(err(format!(
+            "{text:?}: user info in origin URLs is not supported"
+        )));
+    }
+    if auth.host().is_empty() {
+        return Err(err(format!("{text:?} has no host")));
+    }
+    if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+        return Err(err(format!(
+            "{text:?}: an origin URL is scheme and host only (no path or query), e.g. \"http://{auth}\""
+        )));
+    }
+    Ok(uri)
+}
+
+/// A CloudFront path pattern: starts with `/` or `*`, printable ASCII without spaces.
+fn validate_pattern(p: &str) -> Result<(), String> {
+    if p.is_empty() {
+        return Err("empty path pattern: use \"*\" for every path".into());
+    }
+    if !(p.starts_with('/') || p.starts_with('*')) {
+        return Err(format!("{p:?} must start with '/' or '*' (e.g. \"/{p}\")"));
+    }
+    if let Some(c) = p.chars().find(|c| !c.is_ascii_graphic()) {
+        return Err(format!(
+            "{p:?} contains {c:?}: patterns are printable ASCII without spaces (percent-encode the rest)"
+        ));
+    }
+    Ok(())
+}
+
+fn validate_ttl(
+    src: &Source<'_>,
+    raw: Option<&Spanned<RawTtl>>,
+    key: &str,
+) -> Result<Ttl, ConfigError> {
+    let Some(st) = raw else {
+        return Ok(Ttl::default());
+    };
+    let t = st.get_ref();
+    let k = |f: &str| format!("{key}.{f}");
+    let min = duration(src, &t.min, &k("min"), defaults::TTL_MIN)?;
+    let max_set = t.max.is_some();
+    let max = duration(src, &t.max, &k("max"), defaults::TTL_MAX)?;
+    // An unset default sits inside whatever bounds were set; an unset max is at least them.
+    let default = match &t.default {
+        Some(_) => duration(src, &t.default, &k("default"), defaults::TTL_DEFAULT)?,
+        None if max_set => defaults::TTL_DEFAULT.clamp(min.min(max), max),
+        None => defaults::TTL_DEFAULT.max(min),
+    };
+    let max = if max_set { max } else { max.max(default) };
+    let show = format_duration;
+    if min > default || default > max {
+        return Err(src.error(
+            Some(st.span()),
+            key,
+            format!(
+                "need min <= default <= max, got min {}, default {}, max {}",
+                show(min),
+                show(default),
+                show(max)
+            ),
+        ));
+    }
+    Ok(Ttl { min, default, max })
+}
+
+fn validate_cache_key(
+    src: &Source<'_>,
+    raw: Option<&Spanned<RawCacheKey>>,
+    key: &str,
+) -> Result<CacheKey, ConfigError> {
+    let Some(sk) = raw else {
+        return Ok(CacheKey::default());
+    };
+    let k = sk.get_ref();
+    let qkey = format!("{key}.query");
+    let query = match &k.query {
+        None => QueryKey::None,
+        Some(q) => match q.get_ref() {
+            RawQuery::Mode(m) if m == "none" => QueryKey::None,
+            RawQuery::Mode(m) if m == "all" => QueryKey::All,
+            RawQuery::Mode(m) => {
+                return Err(src.error(
+                    Some(q.span()),
+                    &qkey,
+                    format!("{m:?}: expected \"none\", \"all\" or a list of parameter names such as [\"v\", \"lang\"]"),
+                ))
+            }
+            RawQuery::List(names) => {
+                if names.is_empty() {
+                    return Err(src.error(
+                        Some(q.span()),
+                        &qkey,
+                        "empty list: name at least one parameter, or write \"none\"",
+                    ));
+                }
+                let mut out: Vec<String> = Vec::with_capacity(names.len());
+                for (i, n) in names.iter().enumerate() {
+                    let v = n.get_ref();
+                    let nkey = format!("{qkey}[{i}]");
+                    if v.is_empty() || v.contains(['&', '=', '#']) || v.chars().any(|c| c.is_control() || c == ' ') {
+                        return Err(src.error(
+                            Some(n.span()),
+                            &nkey,
+                            format!("{v:?} is not a query parameter name"),
+                        ));
+                    }
+                    if out.contains(v) {
+                        return Err(src.error(Some(n.span()), &nkey, format!("{v:?} is listed twice")));
+                    }
+                    out.push(v.clone());
+                }
+                QueryKey::Only(out)
+            }
+        },
+    };
+    let mut headers: Vec<http::HeaderName> = Vec::new();
+    for (i, h) in k.headers.as_deref().unwrap_or_default().iter().enumerate() {
+        let hkey = format!("{key}.headers[{i}]");
+        let name = http::HeaderName::from_bytes(h.get_ref().as_bytes()).map_err(|_| {
+            src.error(
+                Some(h.span()),
+                &hkey,
+                format!("{:?} is not a valid header name", h.get_ref()),
+            )
+        })?;
+        if headers.contains(&name) {
+            return Err(src.error(Some(h.span()), &hkey, format!("{name:?} is listed twice")));
+        }
+        headers.push(name);
+    }
+    Ok(CacheKey { query, headers })
+}
+
+fn validate_limits(src: &Source<'_>, raw: Option<&RawLimits>) -> Result<Limits, ConfigError> {
+    let empty = RawLimits::default();
+    let l = raw.unwrap_or(&empty);
+    let max_header_bytes = match size(src, &l.max_header_bytes, "limits.max_header_bytes")? {
+        None => defaults::MAX_HEADER_BYTES,
+        Some(n) => match usize::try_from(n) {
+            Ok(n) if (defaults::MIN_HEADER_BYTES..=16 << 20).contains(&n) => n,
+            _ => {
+                return Err(src.error(
+                    span_of(&l.max_header_bytes),
+                    "limits.max_header_bytes",
+                    format!("{} is out of range (must be 8KiB to 16MiB)", format_size(n)),
+                ))
+            }
+        },
+    };
+    Ok(Limits {
+        header_read_timeout: positive_duration(
+            src,
+            &l.header_read_timeout,
+            "limits.header_read_timeout",
+            defaults::HEADER_READ_TIMEOUT,
+        )?,
+        max_header_bytes,
+        max_connections: count(
+            src,
+            &l.max_connections,
+            "limits.max_connections",
+            defaults::MAX_CONNECTIONS,
+            1..=10_000_000,
+        )?,
+        collapse_max_waiters: count(
+            src,
+            &l.collapse_max_waiters,
+            "limits.collapse_max_waiters",
+            defaults::COLLAPSE_MAX_WAITERS,
+            1..=10_000_000,
+        )?,
+        collapse_timeout: positive_duration(
+            src,
+            &l.collapse_timeout,
+            "limits.collapse_timeout",
+            defaults::COLLAPSE_TIMEOUT,
+        )?,
+        idle_timeout: positive_duration(
+            src,
+            &l.idle_timeout,
+            "limits.idle_timeout",
+            defaults::IDLE_TIMEOUT,
+        )?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// An obviously correct (exponential) matcher to check [`path_matches`] against.
+    fn reference(p: &[u8], s: &[u8]) -> bool {
+        match p.split_first() {
+            None => s.is_empty(),
+            Some((b'*', rest)) => (0..=s.len()).any(|i| reference(rest, &s[i..])),
+            Some((&c, rest)) => {
+                !s.is_empty() && (c == b'?' || c == s[0]) && reference(rest, &s[1..])
+            }
+        }
+    }
+
+    #[test]
+    fn patterns() {
+        for (p, s, want) in [
+            ("*", "", true),
+            ("*", "/any/thing", true),
+            ("/api/*", "/api/", true),
+            ("/api/*", "/api", false),
+            ("/api/*", "/api/v1/users", true),
+            ("*.jpg", "/a/b.jpg", true),
+            ("*.jpg", "/a/b.jpeg", false),
+            ("/img/?.png", "/img/a.png", true),
+            ("/img/?.png", "/img/ab.png", false),
+            ("/a*b*c", "/aXbYc", true),
+            ("/a*b*c", "/aXcYb", false),
+            ("/a*b*c", "/abcbc", true),
+            ("**", "x", true),
+            ("/x?", "/x", false),
+            ("/exact", "/exact", true),
+            ("/exact", "/Exact", false),
+            ("", "", true),
+            ("", "/", false),
+            ("/*/*.css", "/a/b/c.css", true),
+            ("/*/*.css", "/c.css", false),
+        ] {
+            assert_eq!(path_matches(p, s), want, "{p} vs {s}");
+            assert_eq!(
+                reference(p.as_bytes(), s.as_bytes()),
+                want,
+                "reference: {p} vs {s}"
+            );
+        }
+    }
+
+    #[test]
+    fn lines_and_key_paths() {
+        let text = "a = 1\n[t]\nb = { c = [1, { d = 2 }] }\n[[arr]]\nx = 1\n[[arr]]\ny = 2\n";
+        let src = Source::new("f", text);
+        assert_eq!(src.line_of(0), 1);
+        assert_eq!(src.line_of(6), 2);
+        assert_eq!(src.line_of(text.len()), 8);
+        assert_eq!(src.line_of(usize::MAX), 8);
+        let at = |needle: &str| {
+            let i = text.find(needle).unwrap();
+            key_path_at(text, &(i..i + needle.len()))
+        };
+        assert_eq!(at("a").as_deref(), Some("a"));
+        assert_eq!(
+            key_path_at(text, &(4..5)).as_deref(),
+            Some("a"),
+            "the value"
+        );
+        assert_eq!(at("d").as_deref(), Some("t.b.c[1].d"));
+        assert_eq!(at("2").as_deref(), Some("t.b.c[1].d"));
+        assert_eq!(at("y").as_deref(), Some("arr[1].y"));
+        assert_eq!(at("x").as_deref(), Some("arr[0].x"));
+        assert_eq!(key_path_at("a = ", &(0..1)), None, "unparsable");
+        let e = Source::new("f", text)
+            .with_key_prefix("edge")
+            .error(Some(6..7), "k", "m");
+        assert_eq!(e.to_string(), "f:2: edge.k: m");
+        let e = Source::new("f", text)
+            .with_key_prefix("edge")
+            .error(None, "", "m");
+        assert_eq!(e.to_string(), "f: edge: m");
+    }
+
+    #[test]
+    fn overlay_merges_tables_and_replaces_lists() {
+        let base = RawConfig::parse(
+            "name = \"a\"\n[cache]\npolicy = \"lru\"\ncapacity = 10\n[limits]\nmax_connections = 5\n[[origin]]\nname = \"o\"\nurl = \"http://o\"\n",
+            "b",
+        )
+        .unwrap();
+        let over = RawConfig::parse(
+            "[cache]\ncapacity = 20\n[limits]\nidle_timeout = \"1s\"\n",
+            "o",
+        )
+        .unwrap();
+        let mut m = base.clone();
+        m.overlay(over);
+        let cache = m.cache.as_ref().unwrap();
+        assert_eq!(cache.policy.as_ref().unwrap().get_ref(), "lru");
+        assert_eq!(
+            cache.capacity.as_ref().unwrap().get_ref(),
+            &RawSize::Bytes(20)
+        );
+        let limits = m.limits.as_ref().unwrap();
+        assert_eq!(
+            limits.max_connections.as_ref().map(|v| *v.get_ref()),
+            Some(5)
+        );
+        assert!(limits.idle_timeout.is_some());
+        assert_eq!(m.origin, base.origin);
+        assert_eq!(m.name, base.name);
+        let mut e = RawConfig::default();
+        e.overlay(base.clone());
+        assert_eq!(e, base);
+    }
+
+    proptest! {
+        #[test]
+        fn matcher_agrees_with_reference(p in "[ab/*?]{0,8}", s in "[ab/]{0,10}") {
+            prop_assert_eq!(path_matches(&p, &s), reference(p.as_bytes(), s.as_bytes()));
+        }
+    }
+}
