@@ -21,6 +21,18 @@ pub enum Command {
     Simulate(Box<SimulateArgs>),
     /// List the cache policies and their parameters.
     Policies,
+    /// Run the caching edge proxy alone, configured like a CDN distribution.
+    Edge(EdgeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct EdgeArgs {
+    /// The distribution config (TOML): listen addresses, cache, origins, behaviors.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
 }
 
 #[derive(Args, Debug)]

@@ -1,6 +1,7 @@
 //! `cdnlab`: the one binary users run. Subcommands live in their own modules.
 
 mod cli;
+mod edge;
 mod simulate;
 
 use clap::Parser;
@@ -22,6 +23,7 @@ fn main() -> ExitCode {
     let args = cli::Cli::parse();
     let result = match args.command {
         cli::Command::Simulate(a) => simulate::run(*a),
+        cli::Command::Edge(a) => edge::run(a),
         cli::Command::Policies => {
             for p in cache::REGISTRY {
                 let params = if p.params.is_empty() {

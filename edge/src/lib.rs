@@ -1,9 +1,20 @@
 //! The caching reverse proxy: a CDN edge configured like a CloudFront distribution.
 //!
-//! The per-request path is a sequence of stages (match behavior → build key → look up →
-//! fetch/collapse → store → respond) so that later features slot in as stages.
+//! The per-request path (`proxy`) is a sequence of stages (match behavior → build key → look
+//! up → fetch/collapse → store → respond) so that later features slot in as stages. `edge`
+//! never knows whether it runs inside a simulation: `cdnlab edge --config FILE` runs it alone.
 
+pub mod admin;
+pub mod body;
 pub mod config;
+pub mod fill;
+pub mod metrics;
+pub mod origin;
+pub mod proxy;
 pub mod semantics;
+pub mod server;
 pub mod store;
 pub mod units;
+
+pub use config::Config;
+pub use server::{start, RunningEdge};
