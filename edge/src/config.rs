@@ -54,12 +54,11 @@ stale_if_error = "0s"
 
 # Optional: these are the defaults.
 [limits]
-header_read_timeout = "10s"        # for a request's headers to arrive
+header_read_timeout = "10s"        # for a request's headers to arrive (idle keep-alive included)
 max_header_bytes = "32KiB"         # largest request head (at least 8KiB)
 max_connections = 10000            # concurrent viewer connections
 collapse_max_waiters = 1024        # requests waiting on one collapsed fetch
 collapse_timeout = "5s"            # then a waiter fetches on its own
-idle_timeout = "60s"               # idle viewer connections are closed
 "#;
 
 // ---------------------------------------------------------------------------------------------
@@ -444,7 +443,6 @@ pub struct RawLimits {
     pub max_connections: Option<Spanned<i64>>,
     pub collapse_max_waiters: Option<Spanned<i64>>,
     pub collapse_timeout: Option<Spanned<RawDuration>>,
-    pub idle_timeout: Option<Spanned<RawDuration>>,
 }
 
 fn take<T>(dst: &mut Option<T>, src: Option<T>) {
@@ -500,7 +498,6 @@ impl RawConfig {
                 take(&mut l.max_connections, o.max_connections);
                 take(&mut l.collapse_max_waiters, o.collapse_max_waiters);
                 take(&mut l.collapse_timeout, o.collapse_timeout);
-                take(&mut l.idle_timeout, o.idle_timeout);
             }
             (l, o) => take(l, o),
         }
@@ -611,8 +608,6 @@ pub struct Limits {
     pub collapse_max_waiters: usize,
     /// How long a collapsed request waits before fetching on its own. Default 5s.
     pub collapse_timeout: Duration,
-    /// Idle viewer connections are closed after this. Default 60s.
-    pub idle_timeout: Duration,
 }
 
 /// Defaults, also used by [`RawConfig::validate`].
@@ -636,7 +631,6 @@ pub mod defaults {
     pub const MAX_CONNECTIONS: usize = 10_000;
     pub const COLLAPSE_MAX_WAITERS: usize = 1024;
     pub const COLLAPSE_TIMEOUT: Duration = Duration::from_secs(5);
-    pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 }
 
 impl Default for Ttl {
@@ -657,7 +651,6 @@ impl Default for Limits {
             max_connections: defaults::MAX_CONNECTIONS,
             collapse_max_waiters: defaults::COLLAPSE_MAX_WAITERS,
             collapse_timeout: defaults::COLLAPSE_TIMEOUT,
-            idle_timeout: defaults::IDLE_TIMEOUT,
         }
     }
 }
@@ -1388,12 +1381,6 @@ fn validate_limits(src: &Source<'_>, raw: Option<&RawLimits>) -> Result<Limits, 
             "limits.collapse_timeout",
             defaults::COLLAPSE_TIMEOUT,
         )?,
-        idle_timeout: positive_duration(
-            src,
-            &l.idle_timeout,
-            "limits.idle_timeout",
-            defaults::IDLE_TIMEOUT,
-        )?,
     })
 }
 
@@ -1487,7 +1474,7 @@ mod tests {
         )
         .unwrap();
         let over = RawConfig::parse(
-            "[cache]\ncapacity = 20\n[limits]\nidle_timeout = \"1s\"\n",
+            "[cache]\ncapacity = 20\n[limits]\ncollapse_timeout = \"1s\"\n",
             "o",
         )
         .unwrap();
@@ -1504,7 +1491,7 @@ mod tests {
             limits.max_connections.as_ref().map(|v| *v.get_ref()),
             Some(5)
         );
-        assert!(limits.idle_timeout.is_some());
+        assert!(limits.collapse_timeout.is_some());
         assert_eq!(m.origin, base.origin);
         assert_eq!(m.name, base.name);
         let mut e = RawConfig::default();

@@ -125,7 +125,6 @@ fn defaults() {
     assert_eq!(l.max_connections, 10_000);
     assert_eq!(l.collapse_max_waiters, 1024);
     assert_eq!(l.collapse_timeout, s(5));
-    assert_eq!(l.idle_timeout, s(60));
 }
 
 #[test]
@@ -182,7 +181,6 @@ max_header_bytes = 16384
 max_connections = 5
 collapse_max_waiters = 7
 collapse_timeout = "100ms"
-idle_timeout = "5m"
 "#);
     assert_eq!(c.name, "fra-1.b_c");
     assert_eq!(c.cache.policy.to_string(), "s3fifo:small=0.2");
@@ -229,8 +227,8 @@ idle_timeout = "5m"
         (s(2), 16384, 5)
     );
     assert_eq!(
-        (l.collapse_max_waiters, l.collapse_timeout, l.idle_timeout),
-        (7, Duration::from_millis(100), s(300))
+        (l.collapse_max_waiters, l.collapse_timeout),
+        (7, Duration::from_millis(100))
     );
 }
 
@@ -729,8 +727,8 @@ fn limits() {
             "limits.collapse_timeout: must be longer than 0s",
         ),
         (
-            "idle_timeout = \"x\"",
-            "limits.idle_timeout: bad duration \"x\"",
+            "header_read_timeout = \"x\"",
+            "limits.header_read_timeout: bad duration \"x\"",
         ),
         (
             "max_header_bytes = \"1KiB\"",

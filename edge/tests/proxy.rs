@@ -354,3 +354,44 @@ async fn malformed_requests_get_400_and_do_not_disturb_others() {
     );
     assert_eq!(get(e.listen, "/x").await.status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_and_idle_clients_are_disconnected_after_the_header_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let origin = Origin::start(|_| Reply::ok("x", "max-age=60")).await;
+    let cfg = format!("{}[limits]\nheader_read_timeout = \"1s\"\n", simple(""));
+    let e = edge(&origin, &cfg).await;
+    // A client that never finishes its request head.
+    let mut slow = tokio::net::TcpStream::connect(e.listen).await.unwrap();
+    slow.write_all(b"GET /x HTTP/1.1\r\nHost: a\r\n")
+        .await
+        .unwrap();
+    // A client that sends one request, then idles on the kept-alive connection.
+    let mut idle = tokio::net::TcpStream::connect(e.listen).await.unwrap();
+    idle.write_all(b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = idle.read(&mut buf).await.unwrap();
+    assert!(std::str::from_utf8(&buf[..n])
+        .unwrap()
+        .starts_with("HTTP/1.1 200"));
+    let started = std::time::Instant::now();
+    for s in [&mut slow, &mut idle] {
+        // The edge closes it (read returns 0 or an error) well before this bound.
+        let r = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => continue,
+                }
+            }
+        })
+        .await;
+        assert!(r.is_ok(), "connection still open after 5 s");
+    }
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "closed before the timeout"
+    );
+}
