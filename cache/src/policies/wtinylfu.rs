@@ -553,6 +553,12 @@ impl WTinyLfu {
         self.sketch.estimate(id)
     }
 
+    /// The heap bytes the admission sketch holds now: at most 16 MiB (a libCacheSim filter)
+    /// or 8 MiB (a table), plus at most 512 KiB with a doorkeeper.
+    pub fn sketch_bytes(&self) -> usize {
+        self.sketch.heap_bytes()
+    }
+
     fn main_bytes(&self) -> u64 {
         self.probation_bytes + self.protected_bytes
     }
@@ -974,7 +980,7 @@ mod tests {
         // 128 MiB in bytes: a table, 64 KiB to start with.
         let c = WTinyLfu::new(128 << 20, 0.01, 32, false);
         assert!(!c.sketch.is_filter());
-        assert_eq!(c.sketch.heap_bytes(), 64 << 10);
+        assert_eq!(c.sketch_bytes(), 64 << 10);
     }
 
     #[test]
