@@ -25,21 +25,43 @@
 //!   of them every counter is halved. In byte mode that sample is measured in bytes, exactly
 //!   as libCacheSim does, so the sketch practically never ages there.
 //!
-//! Where this differs from libCacheSim, by choice:
-//! - libCacheSim's sketch is a counting Bloom filter sized for `main capacity` entries at
-//!   0.1 % error (14.4 counters per entry, 10 hash functions, 32-bit counters, and, in byte
-//!   mode, up to 2³¹ counters). Here it is a blocked count-min sketch: 4 counters per object
-//!   in one 64-byte block (one cache line per update), 16-bit saturating counters, 16
-//!   counters per expected entry (main capacity in size units, as libCacheSim) rounded up to
-//!   a power of two and capped at 2²² counters (8 MiB). Like libCacheSim's filter, an update
-//!   increments all of an object's counters (its "minimal increment" filter in fact
-//!   increments every counter) and the estimate is their minimum. libCacheSim's byte-mode
-//!   filter is so large that its counts are exact; on the shared trace (49 k objects) a
-//!   2²⁴-counter sketch is exact too, and the 2²² cap stays within 0.07 % of it in misses
-//!   (2²⁰ was up to 0.7 % off), at a cost in cache misses. At small object-mode capacities
-//!   both sketches overestimate heavily, but not identically (the hashing differs).
+//! The frequency sketch agrees with libCacheSim's in bounded memory:
+//! - libCacheSim's is a counting Bloom filter (`minimalIncrementCBF`) sized for `main
+//!   capacity` entries at a 0.1 % error: `ceil(14.38 × main capacity)` 32-bit counters; an
+//!   object's are the 10 at `(a + i·b) mod n`, from two XXH64 hashes of its id; an update
+//!   increments all 10 (despite the filter's name) and the estimate is their minimum. Where
+//!   that is at most 2²² counters (16 MiB: main capacities up to 291,725 size units, so
+//!   object-mode caches up to about that many objects, and byte-mode caches under about
+//!   290 KB), the sketch here *is* that filter: same size, seeds, hashes and arithmetic, so
+//!   the same estimates, collisions included. On the shared trace this reproduces
+//!   libCacheSim's misses exactly in object mode (489 to 25,000 objects).
+//! - Past that (byte mode in practice), libCacheSim's filter has up to 2³¹ − 1 counters
+//!   (8 GiB of address space) and so counts practically exactly. Here the counts are kept
+//!   exactly instead, in a table keyed by a 40-bit fingerprint of those hashes: 8 bytes an
+//!   object, 16 objects to a bucket of two adjacent cache lines, one bucket read per update
+//!   or estimate. It starts at 64 KiB and doubles (splitting each bucket, losing nothing)
+//!   when more than half full or when a bucket fills, up to 8 MiB (2²⁰ objects); at that
+//!   size an object finding its bucket full displaces the bucket's least-counted object. This
+//!   reproduces libCacheSim's byte-mode misses exactly on the shared trace (49 k objects),
+//!   and on a 2 M-request Zipf(0.9) trace of 471 k objects at 16 and 64 MiB. The
+//!   alternatives tried were worse: the blocked count-min sketch this replaces (2²² 16-bit
+//!   counters) was up to 0.07 % off; a libCacheSim-style filter needs 2²⁰ counters (4 MiB)
+//!   to be exact here (2¹⁸ is 3 % off) and its ten cache misses an update about halved the
+//!   speed; and a filter grown by doubling (copying each counter to both halves keeps every
+//!   estimate) keeps its fill, so collisions pile up with each doubling (1.8 % off).
+//! - Where the table replaces a filter that is overloaded (object mode with far more distinct
+//!   objects than main capacity, just past 2²² counters), the exact counts admit a little
+//!   differently from libCacheSim's overestimates: 0.13 % fewer misses at 300,000 objects on
+//!   that Zipf trace (at 150,000 objects, still a filter here, the table would be 0.66 % off,
+//!   hence the 16 MiB bound rather than 8; up to 200,000 objects the filter is exact there).
+//! - libCacheSim takes the filter's entry count as a C `int`: past 2³¹ − 1 bytes of main
+//!   capacity it wraps, to a negative count (the filter then gets 20 counters) or a much
+//!   smaller one. That is not reproduced.
+//!
+//! Other differences from libCacheSim, by choice:
 //! - The window is at least one size unit: libCacheSim's `floor(48 × 0.01) = 0` window
-//!   refuses every object in a 48-object cache.
+//!   refuses every object in a 48-object cache (it misses all 113,872 requests of the shared
+//!   trace; this misses 101,079), which is no use to anyone.
 //! - A probation overflow caused by a hit is evicted at once by [`Policy::access`] (as in
 //!   libCacheSim); [`Policy::touch`] cannot report evictions, so after a bare `touch` the
 //!   overflow is evicted at the start of the next `admit` instead.
@@ -51,6 +73,7 @@ use crate::list::{List, Slab};
 use crate::params::{ParamError, Params, PolicySpec};
 use crate::registry::PolicyInfo;
 use crate::{id_map_with_capacity, Evicted, IdMap, ObjId, Policy, Request};
+use xxhash_rust::xxh64::xxh64;
 
 pub const INFO: PolicyInfo = PolicyInfo {
     name: "wtinylfu",
@@ -80,35 +103,259 @@ enum Where {
 
 #[derive(Clone, Copy, Debug)]
 struct Node {
-    id: ObjId,
+    /// The id and its sketch hashes, computed once at admission.
+    key: Key,
     size: u64,
     at: Where,
 }
 
-/// Sketch size bounds, in counters.
-const MIN_COUNTERS: u64 = 64;
-const MAX_COUNTERS: u64 = 1 << 22;
-/// Counters per entry the sketch is sized for (libCacheSim's filter has 14.4).
-const COUNTERS_PER_ENTRY: u64 = 16;
-/// Fixed seeds: the sketch must decide the same way on every run.
-const SEED: u64 = 0x9e37_79b9_7f4a_7c15;
+/// libCacheSim's filter: `−ln(0.001) / ln(2)²` ≈ 14.38 counters per expected entry, for a
+/// 0.1 % false-positive rate, and `ceil(ln 2 × 14.38)` = 10 hash functions.
+fn counters_per_entry() -> f64 {
+    -(0.001f64).ln() / 0.480_453_013_918_201
+}
+const HASHES: u32 = 10;
+/// libCacheSim's `HASH_SEED0` and `HASH_SEED1`: the two XXH64 seeds of its filter.
+const SEED_A: u64 = 0x1234_5678;
+const SEED_B: u64 = 0x1234_4321;
+/// The doorkeeper's own seed (libCacheSim has no doorkeeper).
 const DOOR_SEED: u64 = 0xd1b5_4a32_d192_ed03;
 
-/// One cache line of counters. Row `r` of the count-min sketch owns counters `8r..8r + 8`.
-#[derive(Clone, Copy)]
-#[repr(C, align(64))]
-struct Block([u16; 32]);
+/// Up to this many counters (16 MiB), frequencies are kept in libCacheSim's filter, sized as
+/// libCacheSim sizes it: `ceil(14.38 × main capacity)` counters, which covers main
+/// capacities up to 291,725 size units.
+pub const FILTER_MAX_COUNTERS: u64 = 1 << 22;
+/// Past that, in a `Table` of 2^9 buckets (64 KiB) at first …
+const TABLE_MIN_LOG2: u32 = 9;
+/// … doubling as it fills, up to 2^16 buckets (8 MiB, 2^20 slots).
+const TABLE_MAX_LOG2: u32 = 16;
+/// The doorkeeper's bits alongside a table (128 KiB).
+const TABLE_DOOR_BITS: u64 = 1 << 20;
 
-/// A blocked count-min sketch with 16-bit saturating counters, 4 rows, and an optional
-/// doorkeeper Bloom filter (2 probes).
+/// How many counters libCacheSim's filter has for `entries` expected entries (at least twice
+/// the hash count). libCacheSim also clamps to `INT_MAX`, and takes `entries` as a C `int`,
+/// which wraps past 2³¹ − 1; neither case is reached here, as such sizes get a `Table`.
+pub fn libcachesim_counters(entries: u64) -> u64 {
+    let n = (counters_per_entry() * entries as f64).ceil();
+    (n.min(i32::MAX as f64) as u64).max(2 * HASHES as u64)
+}
+
+/// An object's id and two 32-bit hashes: XXH64 of the id's 8 little-endian bytes under each
+/// of libCacheSim's seeds, truncated (as libCacheSim assigns them to `unsigned int`).
+/// Computed once when the object is admitted and kept in its node.
+#[derive(Clone, Copy, Debug)]
+pub struct Key {
+    pub id: ObjId,
+    a: u32,
+    b: u32,
+}
+
+impl Key {
+    #[inline]
+    pub fn new(id: ObjId) -> Self {
+        let bytes = id.to_le_bytes();
+        Self {
+            id,
+            a: xxh64(&bytes, SEED_A) as u32,
+            b: xxh64(&bytes, SEED_B) as u32,
+        }
+    }
+
+    /// 40 bits of the two hashes, the key of a `Table`.
+    #[inline]
+    fn fingerprint(self) -> u64 {
+        ((self.b as u64) << 32 | self.a as u64) >> (64 - FP_BITS)
+    }
+}
+
+/// libCacheSim's `minimalIncrementCBF`: `n` 32-bit counters; an object's are the 10 at
+/// `(a + i·b) mod n`, `i` in `0..10`, computed in 32-bit arithmetic. An update increments
+/// all 10 (despite its name, libCacheSim's filter does not increment only the minimal
+/// ones), the estimate is their minimum, and aging halves every counter.
+struct Filter {
+    counters: Vec<u32>,
+    n: u32,
+    /// Lemire's constant for reducing modulo `n`.
+    fastmod: u64,
+}
+
+impl Filter {
+    fn new(counters: u64) -> Self {
+        let n = counters.clamp(HASHES as u64, i32::MAX as u64) as u32;
+        Self {
+            counters: vec![0; n as usize],
+            n,
+            fastmod: (u64::MAX / n as u64).wrapping_add(1),
+        }
+    }
+
+    /// The `i`th counter of `k`, the modulo by Lemire's multiply-shift (exact for 32-bit
+    /// operands).
+    #[inline]
+    fn index(&self, k: Key, i: u32) -> usize {
+        let x = k.a.wrapping_add(i.wrapping_mul(k.b));
+        let low = self.fastmod.wrapping_mul(x as u64);
+        ((low as u128 * self.n as u128) >> 64) as usize
+    }
+
+    #[inline]
+    fn estimate(&self, k: Key) -> u32 {
+        (0..HASHES)
+            .map(|i| self.counters[self.index(k, i)])
+            .min()
+            .unwrap_or(0)
+    }
+
+    #[inline]
+    fn add(&mut self, k: Key) {
+        for i in 0..HASHES {
+            let x = self.index(k, i);
+            self.counters[x] = self.counters[x].saturating_add(1);
+        }
+    }
+
+    fn halve(&mut self) {
+        for c in &mut self.counters {
+            *c >>= 1;
+        }
+    }
+}
+
+/// Fingerprint and count bits of a `Table` slot.
+const FP_BITS: u32 = 40;
+const COUNT_BITS: u32 = 24;
+const COUNT_MAX: u64 = (1 << COUNT_BITS) - 1;
+
+/// Slots in a `Table` bucket.
+const SLOTS: usize = 16;
+
+/// Two adjacent cache lines of a `Table`: 16 slots, each `fingerprint << 24 | count`, 0
+/// when free.
+#[derive(Clone, Copy)]
+#[repr(C, align(128))]
+struct Bucket([u64; SLOTS]);
+
+/// Exact counts keyed by 40-bit fingerprint, in `2^log2` buckets of 16 slots: an object lives
+/// in the bucket named by the top `log2` bits of its fingerprint, so a lookup reads two
+/// adjacent cache lines, and doubling splits each bucket in two by the next bit without
+/// losing or merging anything. Two objects share a count only if their fingerprints are
+/// equal (about n² / 2⁴¹ pairs among n objects: 0.001 for 50,000). The table doubles when
+/// more than half its slots are taken or an object finds its bucket full (16-slot buckets
+/// make that rare below half full: 8-slot ones overflowed at a fifth). At its largest, an
+/// object that finds its bucket full replaces the bucket's least-counted object, which is
+/// forgotten. Aging halves every count and frees the slots that reach 0.
+struct Table {
+    buckets: Vec<Bucket>,
+    log2: u32,
+    max_log2: u32,
+    /// Slots taken.
+    used: usize,
+}
+
+impl Table {
+    fn new(log2: u32, max_log2: u32) -> Self {
+        Self {
+            buckets: vec![Bucket([0; SLOTS]); 1 << log2],
+            log2,
+            max_log2: max_log2.max(log2),
+            used: 0,
+        }
+    }
+
+    #[inline]
+    fn bucket(&self, fp: u64) -> usize {
+        // `log2` is at most 40 (checked by `Sketch::table`), so the shift is in range.
+        (fp >> (FP_BITS - self.log2)) as usize
+    }
+
+    #[inline]
+    fn estimate(&self, fp: u64) -> u32 {
+        self.buckets[self.bucket(fp)]
+            .0
+            .iter()
+            .find(|&&s| s != 0 && s >> COUNT_BITS == fp)
+            .map_or(0, |&s| (s & COUNT_MAX) as u32)
+    }
+
+    #[inline]
+    fn add(&mut self, fp: u64) {
+        let b = self.bucket(fp);
+        let slots = &mut self.buckets[b].0;
+        let mut free = None;
+        for (j, s) in slots.iter_mut().enumerate() {
+            if *s == 0 {
+                free = free.or(Some(j));
+            } else if *s >> COUNT_BITS == fp {
+                if *s & COUNT_MAX < COUNT_MAX {
+                    *s += 1;
+                }
+                return;
+            }
+        }
+        if let Some(j) = free {
+            slots[j] = fp << COUNT_BITS | 1;
+            self.used += 1;
+            if self.used * 2 > self.buckets.len() * SLOTS && self.log2 < self.max_log2 {
+                self.double();
+            }
+        } else if self.log2 < self.max_log2 {
+            self.double();
+            self.add(fp);
+        } else {
+            // Full at its largest: forget the least-counted object (the first of equals).
+            let j = (0..SLOTS)
+                .min_by_key(|&j| slots[j] & COUNT_MAX)
+                .unwrap_or(0);
+            slots[j] = fp << COUNT_BITS | 1;
+        }
+    }
+
+    fn double(&mut self) {
+        let log2 = self.log2 + 1;
+        let mut buckets = vec![Bucket([0; SLOTS]); 1 << log2];
+        for s in self.buckets.iter().flat_map(|b| b.0) {
+            if s != 0 {
+                let to = ((s >> COUNT_BITS) >> (FP_BITS - log2)) as usize;
+                let free = buckets[to].0.iter_mut().find(|x| **x == 0);
+                // A new bucket takes part of one old bucket's slots, so it has room.
+                *free.expect("a split bucket has room") = s;
+            }
+        }
+        self.buckets = buckets;
+        self.log2 = log2;
+    }
+
+    fn halve(&mut self) {
+        for s in self.buckets.iter_mut().flat_map(|b| b.0.iter_mut()) {
+            if *s != 0 {
+                let count = (*s & COUNT_MAX) >> 1;
+                if count == 0 {
+                    *s = 0;
+                    self.used -= 1;
+                } else {
+                    *s = (*s & !COUNT_MAX) | count;
+                }
+            }
+        }
+    }
+}
+
+/// Where the counts are kept.
+enum Counts {
+    Filter(Filter),
+    Table(Table),
+}
+
+/// W-TinyLFU's frequency sketch: libCacheSim's counting Bloom filter where that is small,
+/// else an exact-count `Table` that grows with the objects it counts, to a bound; and an
+/// optional doorkeeper Bloom filter (2 probes) in front.
 pub struct Sketch {
-    blocks: Vec<Block>,
-    block_mask: u64,
+    counts: Counts,
     door: Vec<u64>,
     door_mask: u64,
 }
 
-/// A 64-bit mixer (the SplitMix64 finaliser) over a seeded id.
+/// A 64-bit mixer (the SplitMix64 finaliser) over a seeded id, for the doorkeeper.
 #[inline]
 fn mix(id: ObjId, seed: u64) -> u64 {
     let mut z = id ^ seed;
@@ -118,29 +365,57 @@ fn mix(id: ObjId, seed: u64) -> u64 {
 }
 
 impl Sketch {
-    /// A sketch for about `entries` distinct objects.
-    pub fn new(entries: u64, doorkeeper: bool) -> Self {
-        let counters = entries
-            .saturating_mul(COUNTERS_PER_ENTRY)
-            .clamp(MIN_COUNTERS, MAX_COUNTERS)
-            .next_power_of_two();
-        let n_blocks = (counters / 32) as usize;
-        let door_bits = if doorkeeper { counters } else { 0 };
+    fn with(counts: Counts, door_bits: u64, doorkeeper: bool) -> Self {
+        let door_bits = if doorkeeper { door_bits.max(64) } else { 0 };
         Self {
-            blocks: vec![Block([0; 32]); n_blocks],
-            block_mask: n_blocks as u64 - 1,
+            counts,
             door: vec![0; (door_bits / 64) as usize],
             door_mask: door_bits.wrapping_sub(1),
         }
     }
 
-    /// The object's block and its four counter slots.
-    #[inline]
-    fn slots(&self, id: ObjId) -> (usize, [usize; 4]) {
-        let h = mix(id, SEED);
-        let b = (h & self.block_mask) as usize;
-        let s = |r: usize| r * 8 + ((h >> (40 + 3 * r)) & 7) as usize;
-        (b, [s(0), s(1), s(2), s(3)])
+    /// libCacheSim's filter with `counters` counters (at least 10).
+    pub fn filter(counters: u64, doorkeeper: bool) -> Self {
+        let f = Filter::new(counters);
+        let door_bits = (f.n as u64).next_power_of_two();
+        Self::with(Counts::Filter(f), door_bits, doorkeeper)
+    }
+
+    /// An exact-count table of `2^log2` buckets that may double up to `2^max_log2`
+    /// (at most 2^40).
+    pub fn table(log2: u32, max_log2: u32, doorkeeper: bool) -> Self {
+        assert!(max_log2 <= FP_BITS, "a table has at most 2^40 buckets");
+        Self::with(
+            Counts::Table(Table::new(log2, max_log2)),
+            TABLE_DOOR_BITS,
+            doorkeeper,
+        )
+    }
+
+    /// The sketch for a main cache of `main_cap` size units: libCacheSim's filter, sized as
+    /// libCacheSim sizes it, while that is at most [`FILTER_MAX_COUNTERS`]; else a table
+    /// growing from 64 KiB to 8 MiB.
+    pub fn for_main_capacity(main_cap: u64, doorkeeper: bool) -> Self {
+        let counters = libcachesim_counters(main_cap);
+        if counters <= FILTER_MAX_COUNTERS {
+            Self::filter(counters, doorkeeper)
+        } else {
+            Self::table(TABLE_MIN_LOG2, TABLE_MAX_LOG2, doorkeeper)
+        }
+    }
+
+    /// Whether the counts are in libCacheSim's filter (else in a table).
+    pub fn is_filter(&self) -> bool {
+        matches!(self.counts, Counts::Filter(_))
+    }
+
+    /// Heap bytes held: counters or buckets, and doorkeeper.
+    pub fn heap_bytes(&self) -> usize {
+        let counts = match &self.counts {
+            Counts::Filter(f) => f.counters.capacity() * 4,
+            Counts::Table(t) => t.buckets.capacity() * size_of::<Bucket>(),
+        };
+        counts + self.door.capacity() * 8
     }
 
     #[inline]
@@ -158,38 +433,47 @@ impl Sketch {
                 .all(|&bit| self.door[(bit / 64) as usize] & (1 << (bit % 64)) != 0)
     }
 
-    /// The estimated count of `id`: the minimum of its counters, plus its doorkeeper bit.
-    #[inline]
+    /// The estimated count of `id`.
     pub fn estimate(&self, id: ObjId) -> u32 {
-        let (b, s) = self.slots(id);
-        let c = &self.blocks[b].0;
-        let min = c[s[0]].min(c[s[1]]).min(c[s[2]]).min(c[s[3]]) as u32;
-        min + self.in_door(id) as u32
+        self.estimate_key(Key::new(id))
     }
 
-    /// Counts one occurrence of `id`. With a doorkeeper, an object it does not hold is only
+    /// Counts one occurrence of `id`.
+    pub fn add(&mut self, id: ObjId) {
+        self.add_key(Key::new(id))
+    }
+
+    /// The estimated count of `k`, plus its doorkeeper bit.
+    #[inline]
+    pub fn estimate_key(&self, k: Key) -> u32 {
+        let count = match &self.counts {
+            Counts::Filter(f) => f.estimate(k),
+            Counts::Table(t) => t.estimate(k.fingerprint()),
+        };
+        count + self.in_door(k.id) as u32
+    }
+
+    /// Counts one occurrence of `k`. With a doorkeeper, an object it does not hold is only
     /// recorded there.
     #[inline]
-    pub fn add(&mut self, id: ObjId) {
-        if !self.door.is_empty() && !self.in_door(id) {
-            for bit in self.door_bits(id) {
+    pub fn add_key(&mut self, k: Key) {
+        if !self.door.is_empty() && !self.in_door(k.id) {
+            for bit in self.door_bits(k.id) {
                 self.door[(bit / 64) as usize] |= 1 << (bit % 64);
             }
             return;
         }
-        let (b, s) = self.slots(id);
-        let c = &mut self.blocks[b].0;
-        for i in s {
-            c[i] = c[i].saturating_add(1);
+        match &mut self.counts {
+            Counts::Filter(f) => f.add(k),
+            Counts::Table(t) => t.add(k.fingerprint()),
         }
     }
 
-    /// Ages the sketch: halves every counter and empties the doorkeeper.
+    /// Ages the sketch: halves every count and empties the doorkeeper.
     pub fn halve(&mut self) {
-        for b in &mut self.blocks {
-            for c in &mut b.0 {
-                *c >>= 1;
-            }
+        match &mut self.counts {
+            Counts::Filter(f) => f.halve(),
+            Counts::Table(t) => t.halve(),
         }
         self.door.fill(0);
     }
@@ -252,7 +536,7 @@ impl WTinyLfu {
             window_bytes: 0,
             probation_bytes: 0,
             protected_bytes: 0,
-            sketch: Sketch::new(main_cap, doorkeeper),
+            sketch: Sketch::for_main_capacity(main_cap, doorkeeper),
             settle_pending: false,
             hits_since_aging: 0,
             aging_period: sample.saturating_mul(main_cap).max(1),
@@ -267,6 +551,12 @@ impl WTinyLfu {
     /// The estimated frequency of `id` in the admission sketch.
     pub fn frequency(&self, id: ObjId) -> u32 {
         self.sketch.estimate(id)
+    }
+
+    /// The heap bytes the admission sketch holds now: at most 16 MiB (a libCacheSim filter)
+    /// or 8 MiB (a table), plus at most 512 KiB with a doorkeeper.
+    pub fn sketch_bytes(&self) -> usize {
+        self.sketch.heap_bytes()
     }
 
     fn main_bytes(&self) -> u64 {
@@ -303,10 +593,10 @@ impl WTinyLfu {
     /// Evicts node `i` (on any list) and reports it.
     fn evict_node(&mut self, i: u32, evicted: &mut Vec<Evicted>) {
         let n = self.detach(i);
-        self.map.remove(&n.id);
+        self.map.remove(&n.key.id);
         self.slab.free(i);
         evicted.push(Evicted {
-            id: n.id,
+            id: n.key.id,
             size: n.size,
         });
     }
@@ -367,25 +657,25 @@ impl WTinyLfu {
             if self.main_bytes() + cand.size <= self.main_cap {
                 self.detach(w);
                 self.insert_main(w, evicted);
-                self.sketch.add(cand.id);
+                self.sketch.add_key(cand.key);
                 continue;
             }
             let m = self.main_victim().expect("main is full, so not empty");
-            let main_id = self.slab.get(m).id;
-            if self.sketch.estimate(cand.id) > self.sketch.estimate(main_id) {
+            let main_key = self.slab.get(m).key;
+            if self.sketch.estimate_key(cand.key) > self.sketch.estimate_key(main_key) {
                 self.evict_node(m, evicted);
                 self.detach(w);
                 self.insert_main(w, evicted);
             } else {
                 self.evict_node(w, evicted);
             }
-            self.sketch.add(cand.id);
+            self.sketch.add_key(cand.key);
             return;
         }
     }
 
-    fn count_main_hit(&mut self, id: ObjId) {
-        self.sketch.add(id);
+    fn count_main_hit(&mut self, key: Key) {
+        self.sketch.add_key(key);
         self.hits_since_aging += 1;
         if self.hits_since_aging >= self.aging_period {
             self.hits_since_aging = 0;
@@ -437,7 +727,7 @@ impl Policy for WTinyLfu {
                 // Probation may now overflow; `access` or the next `admit` evicts it.
             }
         }
-        self.count_main_hit(req.id);
+        self.count_main_hit(self.slab.get(i).key);
         true
     }
 
@@ -451,14 +741,15 @@ impl Policy for WTinyLfu {
         while self.used() + req.size > self.capacity {
             self.evict_one(evicted);
         }
+        let key = Key::new(req.id);
         let i = self.slab.alloc(Node {
-            id: req.id,
+            key,
             size: req.size,
             at: Where::Window,
         });
         self.attach(i, Where::Window);
         self.map.insert(req.id, i);
-        self.sketch.add(req.id);
+        self.sketch.add_key(key);
         true
     }
 
@@ -496,7 +787,7 @@ mod tests {
         let mut out = vec![];
         let mut cur = l.head();
         while let Some(i) = cur {
-            out.push(c.slab.get(i).id);
+            out.push(c.slab.get(i).key.id);
             cur = c.slab.next_toward_tail(i);
         }
         out
@@ -649,21 +940,124 @@ mod tests {
 
     #[test]
     fn sketch_counts_ages_and_doorkeeps() {
-        let mut s = Sketch::new(1000, false);
-        for _ in 0..5 {
-            s.add(42);
+        for table in [false, true] {
+            let make = |door| {
+                if table {
+                    Sketch::table(TABLE_MIN_LOG2, TABLE_MAX_LOG2, door)
+                } else {
+                    Sketch::filter(1000, door)
+                }
+            };
+            let mut s = make(false);
+            for _ in 0..5 {
+                s.add(42);
+            }
+            assert_eq!(s.estimate(42), 5);
+            s.halve();
+            assert_eq!(s.estimate(42), 2);
+            let mut d = make(true);
+            d.add(7);
+            assert_eq!(d.estimate(7), 1, "the first count is the doorkeeper's");
+            d.add(7);
+            d.add(7);
+            assert_eq!(d.estimate(7), 3);
+            d.halve();
+            assert_eq!(d.estimate(7), 1, "2 halved, doorkeeper cleared");
         }
-        assert_eq!(s.estimate(42), 5);
+    }
+
+    #[test]
+    fn the_sketch_is_libcachesims_filter_where_that_is_small_else_a_table() {
+        // libCacheSim: ceil(-ln(0.001) / ln(2)² × 9900) counters for 10,000 objects.
+        assert_eq!(libcachesim_counters(9900), 142_339);
+        assert_eq!(libcachesim_counters(0), 20);
+        let s = Sketch::for_main_capacity(9900, false);
+        assert!(s.is_filter());
+        assert_eq!(s.heap_bytes(), 142_339 * 4);
+        assert_eq!(libcachesim_counters(291_725), 4_194_302);
+        assert!(Sketch::for_main_capacity(291_725, false).is_filter());
+        assert!(!Sketch::for_main_capacity(291_726, false).is_filter());
+        // 128 MiB in bytes: a table, 64 KiB to start with.
+        let c = WTinyLfu::new(128 << 20, 0.01, 32, false);
+        assert!(!c.sketch.is_filter());
+        assert_eq!(c.sketch_bytes(), 64 << 10);
+    }
+
+    #[test]
+    fn the_table_counts_exactly_grows_and_stays_bounded() {
+        let mut s = Sketch::table(TABLE_MIN_LOG2, TABLE_MAX_LOG2, false);
+        // 200,000 objects, object k counted k % 5 + 1 times: every count exact.
+        for round in 0..5 {
+            for k in 0..200_000u64 {
+                if k % 5 >= round {
+                    s.add(k);
+                }
+            }
+        }
+        let bad: Vec<_> = (0..200_000u64)
+            .filter(|&k| s.estimate(k) != (k % 5 + 1) as u32)
+            .map(|k| (k, s.estimate(k), Key::new(k).fingerprint()))
+            .take(10)
+            .collect();
+        eprintln!("{bad:?} {}", s.heap_bytes());
+        assert!((0..200_000u64).all(|k| s.estimate(k) == (k % 5 + 1) as u32));
+        // Grown to hold them at most half full, 4 MiB (or 8 if a bucket overflowed first).
+        assert!(s.heap_bytes() >= 4 << 20 && s.heap_bytes() <= 8 << 20);
+        // Millions more distinct objects: it stops at 8 MiB and forgets some of them.
+        for k in 1_000_000..4_000_000u64 {
+            s.add(k);
+        }
+        assert_eq!(s.heap_bytes(), 8 << 20);
+        let Counts::Table(t) = &s.counts else {
+            unreachable!()
+        };
+        assert_eq!(t.used, 1 << 20, "full");
+        // Aging halves the counts and frees the slots of objects counted once.
         s.halve();
-        assert_eq!(s.estimate(42), 2);
-        let mut d = Sketch::new(1000, true);
-        d.add(7);
-        assert_eq!(d.estimate(7), 1, "the first count is the doorkeeper's");
-        d.add(7);
-        d.add(7);
-        assert_eq!(d.estimate(7), 3);
-        d.halve();
-        assert_eq!(d.estimate(7), 1, "2 halved, doorkeeper cleared");
+        let Counts::Table(t) = &s.counts else {
+            unreachable!()
+        };
+        assert!(t.used < 200_000);
+        assert!((0..200_000u64).all(|k| s.estimate(k) <= (k % 5 + 1) as u32 / 2));
+    }
+
+    #[test]
+    fn a_full_table_forgets_its_least_counted_object() {
+        // One bucket, never doubling: fingerprints 1..=16 counted 1..=16 times.
+        let mut t = Table::new(0, 0);
+        for fp in 1..=16u64 {
+            for _ in 0..fp {
+                t.add(fp);
+            }
+        }
+        t.add(17);
+        assert_eq!((t.estimate(1), t.estimate(17), t.estimate(16)), (0, 1, 16));
+        assert_eq!(t.used, 16);
+        // A doubling table splits its buckets by the next fingerprint bit and loses nothing.
+        let mut t = Table::new(0, 3);
+        let fps: Vec<u64> = (0..16u64).map(|k| k << (FP_BITS - 4) | k).collect();
+        for (n, &fp) in fps.iter().enumerate() {
+            for _ in 0..=n {
+                t.add(fp);
+            }
+        }
+        assert_eq!(
+            t.log2, 1,
+            "doubled once more than half of 16 slots were taken"
+        );
+        assert!(fps
+            .iter()
+            .enumerate()
+            .all(|(n, &fp)| t.estimate(fp) == n as u32 + 1));
+        // With every fingerprint in one bucket, a full bucket doubles the table instead.
+        let mut t = Table::new(0, 3);
+        let fps: Vec<u64> = (0..17u64).map(|k| k << 2).collect();
+        for &fp in &fps {
+            t.add(fp);
+        }
+        assert_eq!(t.log2, 3, "doubled to its largest, then forgot one");
+        assert_eq!(t.used, 16);
+        assert_eq!(fps.iter().filter(|&&fp| t.estimate(fp) == 1).count(), 16);
     }
 
     #[test]
