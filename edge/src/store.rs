@@ -15,7 +15,8 @@
 //! Readers get an `Arc<Entry>`: an entry evicted or invalidated while a response is being
 //! streamed from it stays alive until that reader drops it, and not longer. Entries leaving the
 //! map are dropped after the shard's lock is released, so freeing bodies and header maps never
-//! happens under a lock.
+//! happens under a lock; the metadata estimate (which walks an entry's headers) is computed
+//! and accounted outside the lock too.
 //!
 //! # Invariants
 //!
@@ -32,6 +33,7 @@
 //! this costs a spurious miss about once per 2^64 / (objects held) insertions.
 
 use std::mem::size_of;
+use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -153,7 +155,6 @@ struct Shard {
     evicted: Vec<Evicted>,
     capacity: u64,
     payload_bytes: u64,
-    metadata_bytes: u64,
     evictions: u64,
     evicted_bytes: u64,
     invalidations: u64,
@@ -162,7 +163,25 @@ struct Shard {
 /// A shard on its own cache lines, so threads hitting neighbouring shards do not contend for
 /// the line that holds each other's lock word.
 #[repr(align(128))]
-struct Slot(Mutex<Shard>);
+struct Slot {
+    shard: Mutex<Shard>,
+    /// The sum of the held entries' [`Entry::metadata_bytes`], kept outside the lock: computing
+    /// it walks an entry's header map, which for an evicted (cold) entry means cache misses,
+    /// so it is done after the lock is released. It can lag the map for an instant (and even
+    /// dip below zero when an entry is evicted before its inserter has added it).
+    metadata_bytes: AtomicI64,
+}
+
+impl Slot {
+    /// Accounts for entries that left the map (after the lock is released) and drops them.
+    fn bury(&self, dead: &mut Vec<Arc<Entry>>) {
+        let bytes: usize = dead.iter().map(|e| e.metadata_bytes()).sum();
+        if bytes > 0 {
+            self.metadata_bytes.fetch_sub(bytes as i64, Relaxed);
+        }
+        dead.clear();
+    }
+}
 
 impl Shard {
     /// Takes `hash`'s entry out of the map and the policy (not an eviction), whatever its key.
@@ -171,7 +190,6 @@ impl Shard {
         let size = self.policy.remove(hash);
         debug_assert_eq!(size, Some(old.policy_size()), "map and policy disagree");
         self.payload_bytes -= old.charge();
-        self.metadata_bytes -= old.metadata_bytes() as u64;
         Some(old)
     }
 
@@ -216,12 +234,15 @@ impl Shard {
                 debug_assert!(!admitted);
                 continue;
             }
-            let gone = map
-                .remove(&e.id)
-                .expect("the policy evicted an id the store does not hold");
+            let Some(gone) = map.remove(&e.id) else {
+                // A policy bug: fail loudly in tests, keep serving in production.
+                if cfg!(debug_assertions) {
+                    panic!("the policy evicted {}, which the store does not hold", e.id);
+                }
+                continue;
+            };
             debug_assert_eq!(e.size, gone.policy_size());
             self.payload_bytes -= gone.charge();
-            self.metadata_bytes -= gone.metadata_bytes() as u64;
             self.evicted_bytes += gone.charge();
             count += 1;
             dead.push(gone);
@@ -231,7 +252,6 @@ impl Shard {
             return Insert::Refused;
         }
         self.payload_bytes += entry.charge();
-        self.metadata_bytes += entry.metadata_bytes() as u64;
         map.insert(hash, entry);
         Insert::Stored { evicted: count }
     }
@@ -297,17 +317,20 @@ impl Store {
             let cap = base + u64::from((i as u64) < extra);
             let p = cache::build(policy, cap)?;
             policy_name = p.name();
-            slots.push(Slot(Mutex::new(Shard {
+            let shard = Mutex::new(Shard {
                 policy: p,
                 map: IdMap::default(),
                 evicted: Vec::with_capacity(16),
                 capacity: cap,
                 payload_bytes: 0,
-                metadata_bytes: 0,
                 evictions: 0,
                 evicted_bytes: 0,
                 invalidations: 0,
-            })));
+            });
+            slots.push(Slot {
+                shard,
+                metadata_bytes: AtomicI64::new(0),
+            });
         }
         Ok(Store {
             shards: slots.into_boxed_slice(),
@@ -347,8 +370,13 @@ impl Store {
     }
 
     #[inline]
+    fn slot(&self, hash: u64) -> &Slot {
+        &self.shards[self.shard_index(hash)]
+    }
+
+    #[inline]
     fn lock(&self, hash: u64) -> MutexGuard<'_, Shard> {
-        lock(&self.shards[self.shard_index(hash)])
+        lock(self.slot(hash))
     }
 
     /// The hit path: the entry for `key` if held, recording the access with the policy
@@ -394,19 +422,30 @@ impl Store {
     /// reader holds them; the drops happen after the lock is released.
     pub fn insert(&self, hash: u64, entry: Arc<Entry>) -> Insert {
         debug_assert_eq!(hash, Self::hash_key(&entry.key), "hash is not the key's");
+        let slot = self.slot(hash);
+        let meta = entry.metadata_bytes() as i64;
         let mut dead = Vec::new();
-        let outcome = self
-            .lock(hash)
-            .insert(hash, entry, self.max_object_size, &mut dead);
-        drop(dead);
+        let outcome = lock(slot).insert(hash, entry, self.max_object_size, &mut dead);
+        if let Insert::Stored { .. } = outcome {
+            slot.metadata_bytes.fetch_add(meta, Relaxed);
+        }
+        slot.bury(&mut dead);
         outcome
     }
 
     /// Removes the entry for `key` (an invalidation: the policy's history, such as ghost
     /// entries, is kept); returns whether it was held.
     pub fn remove(&self, hash: u64, key: &str) -> bool {
-        let gone = self.lock(hash).remove_key(hash, key);
-        gone.is_some()
+        let slot = self.slot(hash);
+        let gone = lock(slot).remove_key(hash, key);
+        match gone {
+            Some(e) => {
+                slot.metadata_bytes
+                    .fetch_sub(e.metadata_bytes() as i64, Relaxed);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Removes every entry whose path is one of `exact` or starts with one of `prefixes` (the
@@ -439,7 +478,7 @@ impl Store {
                 shard.invalidations += ids.len() as u64;
             }
             total += ids.len() as u64;
-            dead.clear(); // dropped outside the lock
+            slot.bury(&mut dead);
         }
         total
     }
@@ -454,7 +493,7 @@ impl Store {
             let shard = lock(slot);
             s.objects += shard.map.len() as u64;
             s.payload_bytes += shard.payload_bytes;
-            s.metadata_bytes += shard.metadata_bytes;
+            s.metadata_bytes += slot.metadata_bytes.load(Relaxed).max(0) as u64;
             s.evictions += shard.evictions;
             s.evicted_bytes += shard.evicted_bytes;
             s.invalidations += shard.invalidations;
@@ -482,7 +521,8 @@ impl Store {
                 meta += e.metadata_bytes() as u64;
             }
             assert_eq!(s.payload_bytes, payload, "shard {i}: payload bytes");
-            assert_eq!(s.metadata_bytes, meta, "shard {i}: metadata bytes");
+            let m = slot.metadata_bytes.load(Relaxed);
+            assert_eq!(m, meta as i64, "shard {i}: metadata bytes");
             assert_eq!(s.policy.used(), used, "shard {i}: policy used");
             assert!(
                 payload <= s.capacity && used <= s.capacity,
@@ -497,7 +537,7 @@ fn lock(slot: &Slot) -> MutexGuard<'_, Shard> {
     // A panic under the lock can only come from a bug (in a policy, most likely). Rather than
     // fail every later request to the shard, keep serving: at worst the map then holds entries
     // the policy no longer tracks, which costs memory until they are replaced or invalidated.
-    slot.0.lock().unwrap_or_else(PoisonError::into_inner)
+    slot.shard.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn prev_power_of_two(n: usize) -> usize {
@@ -632,6 +672,12 @@ mod tests {
         assert_eq!(&*dead[0].key, "a");
         assert_eq!(shard.payload_bytes, 5);
         drop(shard);
+        let slot = s.slot(h);
+        slot.metadata_bytes
+            .fetch_add(s.peek(h, "z").unwrap().metadata_bytes() as i64, Relaxed);
+        slot.bury(&mut dead);
+        let z = s.peek(h, "z").unwrap();
+        assert_eq!(s.stats().metadata_bytes, z.metadata_bytes() as u64);
         assert!(s.get(h, "a").is_none());
         assert_eq!(&*s.get(h, "z").unwrap().key, "z");
     }
