@@ -671,16 +671,12 @@ fn content_length(h: &HeaderMap) -> Option<u64> {
         .ok()
 }
 
+/// The stored body: always a fresh, exactly-sized buffer. A chunk from hyper may be a slice
+/// of a larger read buffer, which would stay alive (uncounted) as long as the entry.
 fn concat(chunks: Vec<Bytes>, len: usize) -> Bytes {
-    match chunks.len() {
-        0 => Bytes::new(),
-        1 => chunks.into_iter().next().expect("one chunk"),
-        _ => {
-            let mut b = BytesMut::with_capacity(len);
-            for c in chunks {
-                b.extend_from_slice(&c);
-            }
-            b.freeze()
-        }
+    let mut b = BytesMut::with_capacity(len);
+    for c in chunks {
+        b.extend_from_slice(&c);
     }
+    b.freeze()
 }
