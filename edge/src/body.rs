@@ -16,8 +16,9 @@ pub enum Body {
     Empty,
     Full(Option<Bytes>),
     /// Chunks pushed by an origin fetch (see `fill`), in order; the sender's drop ends it.
-    Channel(UnboundedReceiver<Chunk>),
-    Incoming(hyper::body::Incoming),
+    /// The counter, if any, counts the bytes as they go out.
+    Channel(UnboundedReceiver<Chunk>, Option<metrics::Counter>),
+    Incoming(hyper::body::Incoming, Option<metrics::Counter>),
 }
 
 impl Body {
@@ -41,10 +42,26 @@ impl HttpBody for Body {
         match self.get_mut() {
             Body::Empty => Poll::Ready(None),
             Body::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
-            Body::Channel(rx) => rx
-                .poll_recv(cx)
-                .map(|c| c.map(|c| c.map(Frame::data).map_err(Into::into))),
-            Body::Incoming(b) => Pin::new(b).poll_frame(cx).map_err(Into::into),
+            Body::Channel(rx, counter) => rx.poll_recv(cx).map(|c| {
+                c.map(|c| {
+                    c.map(|b| {
+                        count(counter, b.len());
+                        Frame::data(b)
+                    })
+                    .map_err(Into::into)
+                })
+            }),
+            Body::Incoming(b, counter) => Pin::new(b).poll_frame(cx).map(|f| {
+                f.map(|f| {
+                    f.map(|f| {
+                        if let Some(d) = f.data_ref() {
+                            count(counter, d.len());
+                        }
+                        f
+                    })
+                    .map_err(Into::into)
+                })
+            }),
         }
     }
 
@@ -52,8 +69,8 @@ impl HttpBody for Body {
         match self {
             Body::Empty => true,
             Body::Full(b) => b.is_none(),
-            Body::Channel(_) => false,
-            Body::Incoming(b) => b.is_end_stream(),
+            Body::Channel(..) => false,
+            Body::Incoming(b, _) => b.is_end_stream(),
         }
     }
 
@@ -61,8 +78,14 @@ impl HttpBody for Body {
         match self {
             Body::Empty => SizeHint::with_exact(0),
             Body::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
-            Body::Channel(_) => SizeHint::default(),
-            Body::Incoming(b) => b.size_hint(),
+            Body::Channel(..) => SizeHint::default(),
+            Body::Incoming(b, _) => b.size_hint(),
         }
+    }
+}
+
+fn count(counter: &Option<metrics::Counter>, n: usize) {
+    if let Some(c) = counter {
+        c.increment(n as u64);
     }
 }

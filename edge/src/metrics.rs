@@ -78,6 +78,11 @@ impl Metrics {
         self.bytes_sent.increment(bytes);
     }
 
+    /// The bytes-sent counter, for bodies that count as they stream.
+    pub fn sent_counter(&self) -> metrics::Counter {
+        self.bytes_sent.clone()
+    }
+
     /// One origin response (or failure, status 0) after `latency` to its head.
     pub fn origin(&self, origin: usize, status: u16, latency: Duration) {
         self.origin_latency[origin].record(latency.as_secs_f64());

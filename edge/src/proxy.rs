@@ -592,7 +592,7 @@ impl Edge {
             *resp.status_mut() = StatusCode::NOT_MODIFIED;
             resp.headers_mut().remove(header::CONTENT_LENGTH);
         } else if parts.method != Method::HEAD {
-            *resp.body_mut() = Body::Channel(body);
+            *resp.body_mut() = Body::Channel(body, Some(self.metrics.sent_counter()));
         }
         resp
     }
@@ -617,7 +617,7 @@ impl Edge {
         parts.headers.append(header::VIA, self.via.clone());
         let started = Instant::now();
         match self.origins[origin]
-            .send(Request::from_parts(parts, Body::Incoming(body)))
+            .send(Request::from_parts(parts, Body::Incoming(body, None)))
             .await
         {
             Err(e) => {
@@ -631,7 +631,7 @@ impl Edge {
                 semantics::strip_hop_by_hop(&mut rp.headers);
                 self.decorate(&mut rp.headers, CacheResult::Pass);
                 self.metrics.request(CacheResult::Pass);
-                Response::from_parts(rp, Body::Incoming(body))
+                Response::from_parts(rp, Body::Incoming(body, Some(self.metrics.sent_counter())))
             }
         }
     }

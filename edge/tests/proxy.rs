@@ -395,3 +395,46 @@ async fn slow_and_idle_clients_are_disconnected_after_the_header_timeout() {
         "closed before the timeout"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_results_bytes_and_origin_requests() {
+    let origin = Origin::start(|_| Reply::ok("hello", "max-age=60")).await;
+    let cfg = simple("").replace("[[behavior]]\npath = \"*\"", "[[behavior]]\npath = \"/api/*\"\norigin = \"o\"\ncache = false\n[[behavior]]\npath = \"*\"");
+    let e = edge(&origin, &cfg).await;
+    get(e.listen, "/m").await;
+    get(e.listen, "/m").await;
+    get(e.listen, "/api/p").await;
+    let text = String::from_utf8(get(e.admin, "/metrics").await.body.to_vec()).unwrap();
+    let value = |series: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(series))
+            .and_then(|l| l.rsplit(' ').next())
+            .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(
+        value("cdnlab_edge_requests_total{pop=\"tst\",result=\"hit\"}"),
+        1.0
+    );
+    assert_eq!(
+        value("cdnlab_edge_requests_total{pop=\"tst\",result=\"miss\"}"),
+        1.0
+    );
+    assert_eq!(
+        value("cdnlab_edge_requests_total{pop=\"tst\",result=\"pass\"}"),
+        1.0
+    );
+    assert_eq!(value("cdnlab_edge_sent_bytes_total{pop=\"tst\"}"), 15.0);
+    assert_eq!(
+        value("cdnlab_edge_origin_requests_total{pop=\"tst\",origin=\"o\",status=\"200\"}"),
+        2.0
+    );
+    assert_eq!(value("cdnlab_edge_cache_objects{pop=\"tst\"}"), 1.0);
+    assert_eq!(value("cdnlab_edge_cache_bytes{pop=\"tst\"}"), 5.0);
+    assert!(
+        text.contains("cdnlab_edge_origin_response_seconds_bucket"),
+        "{text}"
+    );
+    assert_eq!(get(e.admin, "/healthz").await.status, 200);
+}
