@@ -53,11 +53,10 @@ impl HttpBody for Body {
             }),
             Body::Incoming(b, counter) => Pin::new(b).poll_frame(cx).map(|f| {
                 f.map(|f| {
-                    f.map(|f| {
+                    f.inspect(|f| {
                         if let Some(d) = f.data_ref() {
                             count(counter, d.len());
                         }
-                        f
                     })
                     .map_err(Into::into)
                 })
