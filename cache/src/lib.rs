@@ -6,11 +6,13 @@
 //! object's payload when the policy reports it.
 
 pub mod checked;
+pub mod config_source;
 pub mod list;
 pub mod params;
 pub mod policies;
 pub mod policy;
 pub mod registry;
+pub mod units;
 
 pub use checked::Checked;
 pub use params::{ParamError, PolicySpec};

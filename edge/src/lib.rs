@@ -14,7 +14,8 @@ pub mod proxy;
 pub mod semantics;
 pub mod server;
 pub mod store;
-pub mod units;
+/// Duration and size parsing, shared with the simulated world (it lives in `cache`).
+pub use cache::units;
 
 pub use config::Config;
 pub use server::{start, RunningEdge};

@@ -2,7 +2,8 @@
 //! `512KiB`, `64MiB`, `1GB`.
 //!
 //! Both parsers return a message (naming the value) rather than a typed error: callers put it
-//! into a [`crate::config::ConfigError`] that names the file, line and key.
+//! into an error that names the file, line and key (the edge and the simulated world
+//! both parse their configs with these, which is why they live in the crate both depend on).
 
 use std::time::Duration;
 
