@@ -2,6 +2,7 @@
 //! the trace-driven simulator ([`simulate`]).
 
 pub mod capacity;
+pub mod geo;
 pub mod simulate;
 pub mod synth;
 pub mod trace;
