@@ -2,6 +2,7 @@
 //! the trace-driven simulator ([`simulate`]).
 
 pub mod capacity;
+pub mod link;
 pub mod simulate;
 pub mod synth;
 pub mod trace;
