@@ -421,7 +421,15 @@ where
                 .await
                 .expect("the budget is never closed")
                 .forget();
-            let data = buf.split().freeze();
+            // A small chunk is copied out, so that it does not pin the whole read buffer while it
+            // waits (a large one is handed over as it is, and the buffer reallocated).
+            let data = if n < chunk / 4 {
+                let d = Bytes::copy_from_slice(&buf);
+                buf.clear();
+                d
+            } else {
+                buf.split().freeze()
+            };
             if tx
                 .send(Chunk {
                     data,
