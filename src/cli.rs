@@ -23,6 +23,8 @@ pub enum Command {
     Policies,
     /// Run the caching edge proxy alone, configured like a CDN distribution.
     Edge(EdgeArgs),
+    /// Relay TCP connections with added latency, jitter, bandwidth limit and loss (a simulated network link).
+    Link(crate::link::LinkArgs),
 }
 
 #[derive(Args, Debug)]

@@ -1,8 +1,10 @@
-//! The simulated world: trace readers ([`trace`]), the synthetic Zipf workload ([`synth`]) and
-//! the trace-driven simulator ([`simulate`]).
+//! The simulated world: trace readers ([`trace`]), the synthetic Zipf workload ([`synth`]),
+//! the trace-driven simulator ([`simulate`]), geography ([`geo`]), latency-injecting links
+//! ([`link`]), distributions ([`dist`]) and simulated origins ([`origin`]).
 
 pub mod capacity;
 pub mod geo;
+pub mod link;
 pub mod simulate;
 pub mod synth;
 pub mod trace;
