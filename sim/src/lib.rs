@@ -2,6 +2,8 @@
 //! the trace-driven simulator ([`simulate`]).
 
 pub mod capacity;
+pub mod dist;
+pub mod origin;
 pub mod simulate;
 pub mod synth;
 pub mod trace;
