@@ -23,6 +23,18 @@ pub enum Command {
     Policies,
     /// Run the caching edge proxy alone, configured like a CDN distribution.
     Edge(EdgeArgs),
+    /// Run a simulated origin alone: a synthetic catalog with service times and scheduled faults.
+    Origin(OriginArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct OriginArgs {
+    /// The origin config (TOML): listen, seed, classes of objects, service times, faults.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
 }
 
 #[derive(Args, Debug)]

@@ -2,6 +2,7 @@
 
 mod cli;
 mod edge;
+mod origin;
 mod simulate;
 
 use clap::Parser;
@@ -24,6 +25,7 @@ fn main() -> ExitCode {
     let result = match args.command {
         cli::Command::Simulate(a) => simulate::run(*a),
         cli::Command::Edge(a) => edge::run(a),
+        cli::Command::Origin(a) => origin::run(a),
         cli::Command::Policies => {
             for p in cache::REGISTRY {
                 let params = if p.params.is_empty() {
