@@ -25,6 +25,18 @@ pub enum Command {
     Edge(EdgeArgs),
     /// Relay TCP connections with added latency, jitter, bandwidth limit and loss (a simulated network link).
     Link(crate::link::LinkArgs),
+    /// Run a simulated origin alone: a synthetic catalog with service times and scheduled faults.
+    Origin(OriginArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct OriginArgs {
+    /// The origin config (TOML): listen, seed, classes of objects, service times, faults.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
 }
 
 #[derive(Args, Debug)]

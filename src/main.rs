@@ -3,6 +3,7 @@
 mod cli;
 mod edge;
 mod link;
+mod origin;
 mod simulate;
 
 use clap::Parser;
@@ -26,6 +27,7 @@ fn main() -> ExitCode {
         cli::Command::Simulate(a) => simulate::run(*a),
         cli::Command::Edge(a) => edge::run(a),
         cli::Command::Link(a) => link::run(a),
+        cli::Command::Origin(a) => origin::run(a),
         cli::Command::Policies => {
             for p in cache::REGISTRY {
                 let params = if p.params.is_empty() {

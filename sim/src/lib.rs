@@ -3,8 +3,10 @@
 //! ([`link`]), distributions ([`dist`]) and simulated origins ([`origin`]).
 
 pub mod capacity;
+pub mod dist;
 pub mod geo;
 pub mod link;
+pub mod origin;
 pub mod simulate;
 pub mod synth;
 pub mod trace;
