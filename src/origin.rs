@@ -6,8 +6,8 @@ use anyhow::{Context, Result};
 
 pub fn run(args: OriginArgs) -> Result<()> {
     // Validate the whole config before anything starts.
-    let cfg = sim::origin::OriginConfig::from_file(&args.config)
-        .map_err(|e| BadInput(e.to_string()))?;
+    let cfg =
+        sim::origin::OriginConfig::from_file(&args.config).map_err(|e| BadInput(e.to_string()))?;
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = args.threads {
         rt.worker_threads(n.max(1));
