@@ -1000,3 +1000,22 @@ async fn down_fault() {
     assert_eq!(s.faults.down, 2, "{s:?}");
     assert_eq!(s.requests, 2);
 }
+
+/// Not a check, a measurement: `cargo test --release -p sim --test origin -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn fill_speed() {
+    let mut buf = vec![0u8; 1 << 20];
+    let t = Instant::now();
+    for i in 0..1024u64 {
+        fill(7, "/static/5", 0, i << 20, &mut buf);
+    }
+    let s = t.elapsed().as_secs_f64();
+    eprintln!("fill: {:.2} GB/s", 1024.0 * 1048576.0 / s / 1e9);
+    let t = Instant::now();
+    let d = digest(7, "/static/5", 0, 1 << 30);
+    eprintln!(
+        "digest (fill + xxh3): {:.2} GB/s ({d:x})",
+        (1u64 << 30) as f64 / t.elapsed().as_secs_f64() / 1e9
+    );
+}
