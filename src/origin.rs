@@ -6,8 +6,8 @@ use anyhow::{Context, Result};
 
 pub fn run(args: OriginArgs) -> Result<()> {
     // Validate the whole config before anything starts.
-    let cfg = sim::origin::OriginConfig::from_file(&args.config)
-        .map_err(|e| BadInput(e.to_string()))?;
+    let cfg =
+        sim::origin::OriginConfig::from_file(&args.config).map_err(|e| BadInput(e.to_string()))?;
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = args.threads {
         rt.worker_threads(n.max(1));
@@ -21,8 +21,10 @@ pub fn run(args: OriginArgs) -> Result<()> {
         let running = sim::origin::start(cfg)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
+        // Handlers first: whoever reads the address below may signal at once.
+        let signal = shutdown_signal()?;
         eprintln!("cdnlab origin: serving on http://{}", running.local_addr());
-        shutdown_signal().await;
+        signal.await;
         eprintln!("cdnlab origin: shutting down");
         running.shutdown();
         running.stopped().await;
@@ -30,17 +32,22 @@ pub fn run(args: OriginArgs) -> Result<()> {
     })
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// A future that completes on Ctrl-C or SIGTERM, with the handlers installed before it returns.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("installing a SIGTERM handler");
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut int = signal(SignalKind::interrupt()).context("installing a SIGINT handler")?;
+        let mut term = signal(SignalKind::terminate()).context("installing a SIGTERM handler")?;
+        Ok(async move {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+        })
     }
     #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }

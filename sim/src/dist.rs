@@ -237,7 +237,8 @@ impl rand::RngCore for SplitMix64 {
 }
 
 /// Φ⁻¹(p), the standard normal quantile: Wichura's algorithm AS241 (PPND16), relative error
-/// about 1e-16. ±∞ at 0 and 1.
+/// about 1e-16. ±∞ at 0 and 1. The coefficients are the published ones.
+#[allow(clippy::inconsistent_digit_grouping, clippy::excessive_precision)]
 pub fn inverse_normal_cdf(p: f64) -> f64 {
     let q = p - 0.5;
     if q.abs() <= 0.425 {
@@ -407,7 +408,7 @@ impl<'de> Deserialize<'de> for RawQty {
 /// quantity (`"20ms"`), which means `fixed`. Unknown keys are refused.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RawDist {
-    Table(RawDistTable),
+    Table(Box<RawDistTable>),
     Fixed(RawQty),
 }
 
@@ -449,7 +450,7 @@ impl<'de> Deserialize<'de> for RawDist {
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawDist, A::Error> {
                 RawDistTable::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(RawDist::Table)
+                    .map(|t| RawDist::Table(Box::new(t)))
             }
         }
         d.deserialize_any(V)

@@ -2,6 +2,7 @@
 //! content generator in chunks (large objects, never buffered whole). Bytes are counted as
 //! they are handed to the connection; a streamed body can be cut short by a `reset` fault.
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,7 +36,13 @@ struct Stream {
     end: u64,
     /// Where a `reset` fault cuts the body: the connection's flag is set there.
     cut: Option<(u64, Arc<AtomicBool>)>,
+    /// A short pause at the cut, so that the bytes before it are flushed to the socket
+    /// before the connection is reset (else the client might see no response at all).
+    pause: Option<Pin<Box<tokio::time::Sleep>>>,
 }
+
+/// How long a cut body waits before the reset.
+const PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
 
 impl Body {
     pub fn empty() -> Body {
@@ -82,6 +89,7 @@ impl Body {
                 pos: start,
                 end,
                 cut: cut.map(|flag| (start + (end - start) / 2, flag)),
+                pause: None,
             }),
         };
         Body {
@@ -103,7 +111,7 @@ impl http_body::Body for Body {
 
     fn poll_frame(
         self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         let this = self.get_mut();
         let chunk = match &mut this.kind {
@@ -113,6 +121,12 @@ impl http_body::Body for Body {
                 let stop = s.cut.as_ref().map_or(s.end, |c| c.0);
                 if s.pos >= stop {
                     if let Some((_, flag)) = &s.cut {
+                        let pause = s
+                            .pause
+                            .get_or_insert_with(|| Box::pin(tokio::time::sleep(PAUSE)));
+                        if pause.as_mut().poll(cx).is_pending() {
+                            return Poll::Pending;
+                        }
                         flag.store(true, Ordering::Relaxed);
                         return Poll::Ready(Some(Err(io::Error::new(
                             io::ErrorKind::ConnectionReset,

@@ -83,10 +83,11 @@ pub fn last_modified(class: &Class, seed: u64, index: u64, version: u64) -> Syst
     date_after_epoch(version_start(class, seed, index, version))
 }
 
-/// [`epoch`] shifted by `nanos`, in whole seconds (rounded down), never before 1970.
+/// [`epoch`] shifted by `nanos`, in whole seconds (rounded down), between 1970 and 9999.
 pub fn date_after_epoch(nanos: i128) -> SystemTime {
-    let secs = (EPOCH_UNIX_SECS as i128 + nanos.div_euclid(1_000_000_000))
-        .clamp(0, i128::from(u32::MAX) * 64);
+    // HTTP dates end with the year 9999.
+    const LAST: i128 = 253_402_300_799;
+    let secs = (EPOCH_UNIX_SECS as i128 + nanos.div_euclid(1_000_000_000)).clamp(0, LAST);
     UNIX_EPOCH + Duration::from_secs(secs as u64)
 }
 

@@ -414,7 +414,7 @@ async fn handle(
     let body_range = range.filter(|(s, e)| is_get && e > s);
     if effects.reset {
         c.fault_reset.fetch_add(1, Relaxed);
-        if !body_range.is_some_and(|(s, e)| e - s >= 2) {
+        if body_range.is_none_or(|(s, e)| e - s < 2) {
             // Nothing to cut in the middle of: reset before the response head.
             reset.store(true, Relaxed);
             return Err(io::Error::new(
