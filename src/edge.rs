@@ -16,30 +16,17 @@ pub fn run(args: EdgeArgs) -> Result<()> {
         .build()
         .context("starting the async runtime")?;
     rt.block_on(async {
+        // Handlers first: whoever reads the address below may signal at once.
+        let signal = crate::signals::shutdown_signal()?;
         let running = edge::start(cfg).await?;
         eprintln!(
             "cdnlab edge {}: viewers on http://{}, admin on http://{}",
             running.edge.cfg.name, running.listen, running.admin
         );
-        shutdown_signal().await;
+        signal.await;
         eprintln!("cdnlab edge: shutting down");
         running.shutdown();
         running.stopped().await;
         Ok(())
     })
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("installing a SIGTERM handler");
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }

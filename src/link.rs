@@ -127,6 +127,8 @@ pub fn run(args: LinkArgs) -> Result<()> {
         .build()
         .context("starting the async runtime")?;
     rt.block_on(async {
+        // Handlers first: whoever reads the address below may signal at once.
+        let signal = crate::signals::shutdown_signal()?;
         let link = Link::start(listen, upstream, spec)
             .await
             .with_context(|| format!("--listen {listen}"))?;
@@ -135,7 +137,7 @@ pub fn run(args: LinkArgs) -> Result<()> {
             link.local_addr(),
             link.spec()
         );
-        shutdown_signal().await;
+        signal.await;
         link.shutdown();
         link.stopped().await;
         let s = link.stats();
@@ -145,19 +147,4 @@ pub fn run(args: LinkArgs) -> Result<()> {
         );
         Ok(())
     })
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("installing a SIGTERM handler");
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }

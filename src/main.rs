@@ -4,6 +4,7 @@ mod cli;
 mod edge;
 mod link;
 mod origin;
+mod signals;
 mod simulate;
 
 use clap::Parser;

@@ -22,32 +22,12 @@ pub fn run(args: OriginArgs) -> Result<()> {
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         // Handlers first: whoever reads the address below may signal at once.
-        let signal = shutdown_signal()?;
+        let signal = crate::signals::shutdown_signal()?;
         eprintln!("cdnlab origin: serving on http://{}", running.local_addr());
         signal.await;
         eprintln!("cdnlab origin: shutting down");
         running.shutdown();
         running.stopped().await;
         Ok(())
-    })
-}
-
-/// A future that completes on Ctrl-C or SIGTERM, with the handlers installed before it returns.
-fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut int = signal(SignalKind::interrupt()).context("installing a SIGINT handler")?;
-        let mut term = signal(SignalKind::terminate()).context("installing a SIGTERM handler")?;
-        Ok(async move {
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
-            }
-        })
-    }
-    #[cfg(not(unix))]
-    Ok(async {
-        let _ = tokio::signal::ctrl_c().await;
     })
 }

@@ -87,7 +87,7 @@ async fn settled(link: &Link) -> LinkStats {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn round_trips_take_the_rtt_and_a_new_connection_one_more() {
-    let _serial = serial();
+    let _serial = serial().await;
     let up = echo_server().await;
     let l = link(
         up,
@@ -135,7 +135,7 @@ async fn round_trips_take_the_rtt_and_a_new_connection_one_more() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_like_handshake_costs_more_round_trips() {
-    let _serial = serial();
+    let _serial = serial().await;
     let up = echo_server().await;
     let l = link(
         up,
@@ -185,7 +185,7 @@ async fn bulk_server(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bandwidth_paces_each_direction_separately() {
-    let _serial = serial();
+    let _serial = serial().await;
     const BODY: usize = 1_000_000;
     let (up, mut done) = bulk_server(BODY).await;
     let l = link(
@@ -221,7 +221,7 @@ async fn bandwidth_paces_each_direction_separately() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jitter_varies_the_delay_but_keeps_byte_order() {
-    let _serial = serial();
+    let _serial = serial().await;
     let up = echo_server().await;
     let l = link(
         up,
@@ -279,7 +279,7 @@ async fn jitter_varies_the_delay_but_keeps_byte_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lost_chunks_arrive_one_rto_late_and_are_counted() {
-    let _serial = serial();
+    let _serial = serial().await;
     let up = echo_server().await;
     let l = link(
         up,
@@ -357,7 +357,7 @@ async fn counters_add_up(spec: LinkSpec) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn counters_add_up_and_half_close_goes_through() {
-    let _serial = serial();
+    let _serial = serial().await;
     counters_add_up(LinkSpec {
         rtt: ms(10),
         ..LinkSpec::default()
@@ -373,7 +373,7 @@ async fn counters_add_up_and_half_close_goes_through() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fast_path_counts_and_half_closes_too() {
-    let _serial = serial();
+    let _serial = serial().await;
     let spec = LinkSpec::default();
     assert!(spec.is_transparent());
     counters_add_up(spec).await;
@@ -381,7 +381,7 @@ async fn fast_path_counts_and_half_closes_too() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_and_drop_close_everything() {
-    let _serial = serial();
+    let _serial = serial().await;
     let up = echo_server().await;
     for how in ["shutdown", "drop"] {
         for rtt in [0, 10] {
@@ -430,7 +430,7 @@ async fn shutdown_and_drop_close_everything() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_upstream_closes_the_client() {
-    let _serial = serial();
+    let _serial = serial().await;
     // A port nobody listens on: bind one, note it, close it.
     let gone = TcpListener::bind(any_port())
         .await
@@ -460,7 +460,7 @@ async fn an_unreachable_upstream_closes_the_client() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_connections_come_from_the_source_address() {
-    let _serial = serial();
+    let _serial = serial().await;
     let l = TcpListener::bind(any_port()).await.unwrap();
     let up = l.local_addr().unwrap();
     let server = tokio::spawn(async move {
@@ -488,7 +488,7 @@ async fn upstream_connections_come_from_the_source_address() {
 
 #[tokio::test]
 async fn bad_specs_are_refused_before_binding() {
-    let _serial = serial();
+    let _serial = serial().await;
     let up = SocketAddr::new(LOCAL, 9);
     let cases = [
         LinkSpec {
@@ -515,7 +515,7 @@ async fn bad_specs_are_refused_before_binding() {
 
 /// The timing tests run one at a time: on a 2-core machine, several links sleeping and
 /// waking at once would measure each other rather than the link.
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    SERIAL.lock().await
 }
