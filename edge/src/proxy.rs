@@ -498,7 +498,7 @@ impl Edge {
 
     /// Answers a fill's readers from a stored entry (refreshed or stale).
     fn serve_stored(&self, fill: &Fill, e: &Entry, result: CacheResult) {
-        let mut headers = e.headers();
+        let (mut headers, body) = e.headers_and_body();
         let age = semantics::current_age(e.age_at_receipt(), e.received_at(), SystemTime::now());
         headers.insert(header::AGE, HeaderValue::from(age.as_secs()));
         fill.set_head(Head {
@@ -506,7 +506,7 @@ impl Edge {
             headers,
             result,
         });
-        fill.push(e.body(), true);
+        fill.push(body, true);
         fill.finish(None);
     }
 
@@ -541,7 +541,7 @@ impl Edge {
         now: SystemTime,
     ) -> Response<Body> {
         let status = e.status();
-        let mut headers = e.headers();
+        let (mut headers, body) = e.headers_and_body();
         // Decided on the stored headers, before the edge adds its own.
         let not_modified = status == StatusCode::OK
             && semantics::not_modified(
@@ -560,7 +560,6 @@ impl Edge {
             *resp.status_mut() = StatusCode::NOT_MODIFIED;
             resp.headers_mut().remove(header::CONTENT_LENGTH);
         } else if parts.method != Method::HEAD {
-            let body = e.body();
             self.metrics.sent(body.len() as u64);
             *resp.body_mut() = Body::full(body);
         }

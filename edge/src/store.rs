@@ -37,7 +37,7 @@
 
 use std::mem::size_of;
 use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -49,8 +49,9 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 ///
 /// # Layout
 ///
-/// The `Entry` itself is one [`Bytes`] (32 bytes): everything else lives in the buffer it
-/// points to, which is allocated exactly once, at its exact size, by [`Entry::new`]:
+/// The `Entry` itself is one `Arc<[u8]>` (16 bytes; the store's map slot, with its `u64`
+/// key, is 24): everything else lives in the one allocation it points to, made once, at its
+/// exact size, by [`Entry::new`]: the `Arc`'s two counts (16 bytes), then
 ///
 /// ```text
 /// offset  size  field
@@ -69,11 +70,20 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 ///  headers_end  body               to the end of the buffer
 /// ```
 ///
-/// So an entry costs [`PREFIX_BYTES`] plus its key, plus two bytes per header line beyond the
-/// names and values, plus its body, plus (once it has been shared: a clone, a header value or
-/// a body slice handed out) the 24-byte reference count block `Bytes` allocates on first
-/// share. Header names cannot contain `\0`, values can contain neither `\0` nor `\n`, so the
-/// encoding is unambiguous; [`Entry::new`] refuses a value that breaks that rule.
+/// So an entry costs the `Arc` counts and [`PREFIX_BYTES`], plus its key, plus two bytes per
+/// header line beyond the names and values, plus its body, rounded up to a multiple of 8 (the
+/// `Arc`'s alignment). Header names cannot contain `\0`,
+/// values can contain neither `\0` nor `\n`, so the encoding is unambiguous; [`Entry::new`]
+/// refuses a value that breaks that rule.
+///
+/// # Why not a `Bytes`
+///
+/// [`headers`](Entry::headers) and [`body`](Entry::body) hand out [`Bytes`] that share the
+/// buffer (no copy). Each call makes one with [`Bytes::from_owner`], a 24-byte allocation that
+/// lives as long as that response does, not as long as the entry. Holding a `Bytes` in the
+/// entry instead would cost 16 bytes more in every map slot (a `Bytes` is 32) and, from the
+/// first time the entry is read, the 24-byte shared block `Bytes` allocates for as long as
+/// the entry is cached.
 ///
 /// # Times
 ///
@@ -91,7 +101,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 /// [`semantics::current_age`]: crate::semantics::current_age
 #[derive(Clone)]
 pub struct Entry {
-    buf: Bytes,
+    buf: Arc<[u8]>,
 }
 
 /// Bytes of fixed fields at the start of every entry's buffer (see [`Entry`]'s layout).
@@ -136,18 +146,38 @@ pub enum EntryError {
 }
 
 /// Estimated heap bytes per object outside the entry's buffer: the store map's slot (`u64`
-/// key and the 32-byte `Entry`, plus a control byte, at hashbrown's load factor: 47–94 bytes
-/// between 7/8 and 7/16 full) and the policy's own index slot and list node (~40–60 bytes for
-/// LRU, FIFO, CLOCK, SIEVE, S3-FIFO; more for ARC, 2Q, LFU, GDSF; S3-FIFO's and 2Q's ghosts
-/// add ~40 once evicting). Measured with a counting allocator by
+/// key and the 16-byte `Entry`, plus a control byte, at hashbrown's load factor: 29–57 bytes
+/// between 7/8 and 7/16 full, the latter typical once evicting, as deletions leave tombstones
+/// that make the table grow) and the policy's own index slot and list node (~55–65 bytes for
+/// LRU, FIFO, CLOCK, SIEVE, S3-FIFO, ARC, 2Q, LFU at 100k objects; ~95 for GDSF; ~70–100 once
+/// evicting; S3-FIFO's and 2Q's ghosts add ~30 more). Measured with a counting allocator by
 /// `cargo bench -p edge --bench store`, which prints it per policy. W-TinyLFU's frequency
 /// sketch is sized by the shard's capacity in bytes, not by its object count (up to 8 MiB per
 /// shard), and is not counted here.
 pub const INDEX_BYTES_PER_OBJECT: usize = 110;
 
-/// The block `Bytes` allocates (pointer, capacity, reference count) the first time an
-/// entry's buffer is shared: every entry that has been read has one.
-const SHARED_BYTES: usize = 3 * size_of::<usize>();
+/// The `Arc`'s strong and weak counts at the start of the allocation.
+const ARC_BYTES: usize = 2 * size_of::<usize>();
+
+/// Writes into the entry's buffer, which was allocated at its final size.
+struct Cursor<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl Cursor<'_> {
+    fn extend_from_slice(&mut self, b: &[u8]) {
+        self.buf[self.len..self.len + b.len()].copy_from_slice(b);
+        self.len += b.len();
+    }
+    fn push(&mut self, b: u8) {
+        self.buf[self.len] = b;
+        self.len += 1;
+    }
+    fn len(&self) -> usize {
+        self.len
+    }
+}
 
 fn secs_u32(d: Duration) -> u32 {
     u32::try_from(d.as_secs()).unwrap_or(u32::MAX)
@@ -189,7 +219,14 @@ impl Entry {
             return Err(EntryError::TooLarge);
         };
         let body_len: usize = body.iter().map(|c| c.as_ref().len()).sum();
-        let mut v = Vec::with_capacity(headers_end + body_len);
+        let len = headers_end + body_len;
+        // One allocation of exactly `len` bytes (collecting an exact-size iterator into an
+        // `Arc<[u8]>` allocates once), zeroed, then filled in place.
+        let mut buf: Arc<[u8]> = std::iter::repeat_n(0u8, len).collect();
+        let mut v = Cursor {
+            buf: Arc::get_mut(&mut buf).expect("not shared yet"),
+            len: 0,
+        };
         let received_ms = meta
             .received_at
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -226,11 +263,14 @@ impl Entry {
         for c in body {
             v.extend_from_slice(c.as_ref());
         }
-        // `into_boxed_slice` never reallocates here (the capacity was exact), and a `Bytes`
-        // made from a boxed slice allocates nothing more until it is first shared.
-        Ok(Entry {
-            buf: Bytes::from(v.into_boxed_slice()),
-        })
+        debug_assert_eq!(v.len(), len);
+        Ok(Entry { buf })
+    }
+
+    /// The whole buffer as a [`Bytes`] sharing it: one 24-byte allocation, whatever is then
+    /// sliced from it.
+    fn bytes(&self) -> Bytes {
+        Bytes::from_owner(Arc::clone(&self.buf))
     }
 
     #[inline]
@@ -304,12 +344,16 @@ impl Entry {
     /// slices of the entry's buffer (no copy); custom header names are allocated, standard
     /// ones are not.
     pub fn headers(&self) -> HeaderMap {
-        let mut map = HeaderMap::new();
+        self.headers_from(&self.bytes())
+    }
+
+    fn headers_from(&self, all: &Bytes) -> HeaderMap {
+        let mut map = HeaderMap::with_capacity(8);
         for (n, v, e) in self.header_lines() {
             let Ok(name) = HeaderName::from_bytes(&self.buf[n..v - 1]) else {
                 continue;
             };
-            if let Ok(value) = HeaderValue::from_maybe_shared(self.buf.slice(v..e)) {
+            if let Ok(value) = HeaderValue::from_maybe_shared(all.slice(v..e)) {
                 map.append(name, value);
             }
         }
@@ -319,14 +363,22 @@ impl Entry {
     /// The first value of header `name`, found by scanning the stored lines (no map built).
     pub fn header(&self, name: &HeaderName) -> Option<HeaderValue> {
         let want = name.as_str().as_bytes();
-        self.header_lines()
-            .find(|&(n, v, _)| &self.buf[n..v - 1] == want)
-            .and_then(|(_, v, e)| HeaderValue::from_maybe_shared(self.buf.slice(v..e)).ok())
+        let (_, v, e) = self
+            .header_lines()
+            .find(|&(n, v, _)| &self.buf[n..v - 1] == want)?;
+        HeaderValue::from_maybe_shared(self.bytes().slice(v..e)).ok()
     }
 
     /// The body: a slice of the entry's buffer.
     pub fn body(&self) -> Bytes {
-        self.buf.slice(self.headers_end()..)
+        self.bytes().slice(self.headers_end()..)
+    }
+
+    /// [`headers`](Entry::headers) and [`body`](Entry::body) at once, sharing one `Bytes`
+    /// allocation (what a response from the entry needs).
+    pub fn headers_and_body(&self) -> (HeaderMap, Bytes) {
+        let all = self.bytes();
+        (self.headers_from(&all), all.slice(self.headers_end()..))
     }
 
     /// When the response was received (millisecond resolution).
@@ -367,18 +419,18 @@ impl Entry {
         (self.buf.len() - self.headers_end()) as u64
     }
 
-    /// An estimate of the memory the entry costs beyond its body: the buffer's prefix, key
-    /// and encoded headers, the reference count block of a shared buffer, and the store's and
-    /// policy's index ([`INDEX_BYTES_PER_OBJECT`]).
+    /// An estimate of the memory the entry costs beyond its body: the `Arc` counts, the
+    /// buffer's prefix, key and encoded headers, and the store's and policy's index
+    /// ([`INDEX_BYTES_PER_OBJECT`]).
     pub fn metadata_bytes(&self) -> usize {
-        self.headers_end() + SHARED_BYTES + INDEX_BYTES_PER_OBJECT
+        ARC_BYTES + self.headers_end() + INDEX_BYTES_PER_OBJECT
     }
 
     /// Whether no other handle shares this entry's buffer: no clone of it (the store's
     /// included), no header value and no body slice taken from it. Dropping this handle then
     /// frees the entry.
     pub fn is_unique(&self) -> bool {
-        self.buf.is_unique()
+        Arc::strong_count(&self.buf) == 1
     }
 
     /// The size the policy is told: the charge, but at least 1, so that empty bodies (redirects,
@@ -1029,15 +1081,14 @@ mod tests {
         let e = get(&s, "e").unwrap();
         assert_eq!(s.invalidate(&["/e"], &[]), 1);
         assert!(e.is_unique());
-        // An evicted entry nobody reads is freed by the eviction: a handle kept aside (which
-        // itself keeps the buffer alive) is the only one left.
+        // An evicted entry nobody reads is freed by the eviction.
         let f = entry("/f", "/f", 10);
-        let aside = f.clone();
+        let weak = Arc::downgrade(&f.buf);
         s.insert(Store::hash_key("/f"), f);
-        assert!(!aside.is_unique());
+        assert!(weak.upgrade().is_some());
         put(&s, "g", 10);
         put(&s, "h", 10);
-        assert!(aside.is_unique());
+        assert!(weak.upgrade().is_none());
         s.check_invariants();
         assert_eq!(s.stats().invalidations, 2);
     }
@@ -1217,16 +1268,16 @@ mod tests {
     #[test]
     fn prints_per_object_metadata_overhead() {
         // Structural figures (the bench measures actual heap use with a counting allocator).
-        assert_eq!(size_of::<Entry>(), size_of::<Bytes>());
+        assert_eq!(size_of::<Entry>(), 2 * size_of::<usize>());
         let slot = (size_of::<(u64, Entry)>() + 1) * 8 / 7;
         println!(
-            "size_of Entry = {}, buffer prefix = {PREFIX_BYTES}, shared-buffer block = \
-             {SHARED_BYTES}, store map slot ≈ {slot} (at 7/8 load), index estimate (map + \
+            "size_of Entry = {}, Arc counts = {ARC_BYTES}, buffer prefix = {PREFIX_BYTES}, \
+             store map slot ≈ {slot} (at 7/8 load), index estimate (map + \
              policy) = {INDEX_BYTES_PER_OBJECT}, per header line: 2 separator bytes",
             size_of::<Entry>(),
         );
         let e = entry("/k", "/k", 10);
-        let fixed = PREFIX_BYTES + SHARED_BYTES + INDEX_BYTES_PER_OBJECT;
+        let fixed = ARC_BYTES + PREFIX_BYTES + INDEX_BYTES_PER_OBJECT;
         println!(
             "per-object overhead beyond key and headers ≈ {fixed} bytes + 2 per header line; \
              this entry's metadata estimate = {} bytes",
@@ -1288,7 +1339,7 @@ mod tests {
         let encoded: usize = h.iter().map(|(n, v)| n.as_str().len() + v.len() + 2).sum();
         assert_eq!(
             e.metadata_bytes(),
-            PREFIX_BYTES + key.len() + encoded + SHARED_BYTES + INDEX_BYTES_PER_OBJECT
+            ARC_BYTES + PREFIX_BYTES + key.len() + encoded + INDEX_BYTES_PER_OBJECT
         );
         // No headers, no body, every status.
         for code in [100, 204, 304, 599, 999] {
