@@ -457,8 +457,8 @@ impl Edge {
         }
     }
 
-    /// The entry to store, or `None` if it cannot be one (see [`Entry::new`]: a header value
-    /// with NUL or LF, or more than 4 GiB of key and headers, which hyper never lets through).
+    /// The entry to store, or `None` if it cannot be one (see [`Entry::new`]: more than 4 GiB
+    /// of key and headers, which hyper never lets through).
     #[allow(clippy::too_many_arguments)]
     fn entry<B: AsRef<[u8]>>(
         &self,

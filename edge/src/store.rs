@@ -66,15 +66,20 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 ///     36     2  status             u16 LE
 ///     38     1  flags              bit 0: revalidate_always
 ///     39     …  key                UTF-8
-///  key_end   …  headers            `name \0 value \n` per field line, in `HeaderMap` order
+///  key_end   …  headers            one record per field line, in `HeaderMap` order (below)
 ///  headers_end  body               to the end of the buffer
 /// ```
 ///
 /// So an entry costs the `Arc` counts and [`PREFIX_BYTES`], plus its key, plus two bytes per
 /// header line beyond the names and values, plus its body, rounded up to a multiple of 8 (the
-/// `Arc`'s alignment). Header names cannot contain `\0`,
-/// values can contain neither `\0` nor `\n`, so the encoding is unambiguous; [`Entry::new`]
-/// refuses a value that breaks that rule.
+/// `Arc`'s alignment).
+///
+/// A header record is the name, then the value's length as a LEB128 varint (one byte below
+/// 128, two below 16 KiB), then the value's bytes. The name is one byte `0x80 + i` for the
+/// `i`-th of the common standard response headers in `STANDARD_NAMES` (`content-type`,
+/// `etag`, …), or `0x00`, the name's length as a varint, and the name. So a common header
+/// costs two bytes plus its value, usually *less* than its name and value; and decoding
+/// never scans for a separator nor parses a standard name.
 ///
 /// # Why not a `Bytes`
 ///
@@ -141,8 +146,6 @@ pub enum EntryError {
     PathNotPrefix,
     #[error("the key and headers take more than 4 GiB")]
     TooLarge,
-    #[error("a header value contains NUL or LF")]
-    BadHeader,
 }
 
 /// Estimated heap bytes per object outside the entry's buffer: the store map's slot (`u64`
@@ -159,6 +162,105 @@ pub const INDEX_BYTES_PER_OBJECT: usize = 110;
 /// The `Arc`'s strong and weak counts at the start of the allocation.
 const ARC_BYTES: usize = 2 * size_of::<usize>();
 
+/// The common response header names an entry stores as one byte (`0x80 + index`). Append
+/// only: the index is the stored encoding (entries live in memory only, but keep it stable).
+static STANDARD_NAMES: [HeaderName; 43] = {
+    use http::header::*;
+    [
+        ACCEPT_RANGES,
+        ACCESS_CONTROL_ALLOW_CREDENTIALS,
+        ACCESS_CONTROL_ALLOW_HEADERS,
+        ACCESS_CONTROL_ALLOW_METHODS,
+        ACCESS_CONTROL_ALLOW_ORIGIN,
+        ACCESS_CONTROL_EXPOSE_HEADERS,
+        ACCESS_CONTROL_MAX_AGE,
+        AGE,
+        ALLOW,
+        ALT_SVC,
+        CACHE_CONTROL,
+        CONTENT_DISPOSITION,
+        CONTENT_ENCODING,
+        CONTENT_LANGUAGE,
+        CONTENT_LENGTH,
+        CONTENT_LOCATION,
+        CONTENT_RANGE,
+        CONTENT_SECURITY_POLICY,
+        CONTENT_SECURITY_POLICY_REPORT_ONLY,
+        CONTENT_TYPE,
+        DATE,
+        ETAG,
+        EXPIRES,
+        LAST_MODIFIED,
+        LINK,
+        LOCATION,
+        PRAGMA,
+        REFERRER_POLICY,
+        REFRESH,
+        RETRY_AFTER,
+        SERVER,
+        SET_COOKIE,
+        STRICT_TRANSPORT_SECURITY,
+        TRAILER,
+        TRANSFER_ENCODING,
+        VARY,
+        VIA,
+        WARNING,
+        WWW_AUTHENTICATE,
+        X_CONTENT_TYPE_OPTIONS,
+        X_DNS_PREFETCH_CONTROL,
+        X_FRAME_OPTIONS,
+        X_XSS_PROTECTION,
+    ]
+};
+
+/// A header record's name: an index into [`STANDARD_NAMES`], or the name's byte range.
+#[derive(Clone, Copy)]
+enum Name {
+    Standard(u8),
+    Custom(usize, usize),
+}
+
+/// The one-byte code of a name in [`STANDARD_NAMES`].
+fn standard_code(name: &HeaderName) -> Option<u8> {
+    STANDARD_NAMES
+        .iter()
+        .position(|s| s == name)
+        .map(|i| 0x80 + i as u8)
+}
+
+fn varint_len(mut n: usize) -> usize {
+    let mut len = 1;
+    while n >= 0x80 {
+        n >>= 7;
+        len += 1;
+    }
+    len
+}
+
+/// Reads a LEB128 varint at `*pos` and moves past it.
+#[inline]
+fn read_varint(buf: &[u8], pos: &mut usize) -> usize {
+    let (mut n, mut shift) = (0usize, 0);
+    loop {
+        let b = buf[*pos];
+        *pos += 1;
+        n |= usize::from(b & 0x7F) << shift;
+        if b < 0x80 {
+            return n;
+        }
+        shift += 7;
+    }
+}
+
+/// The bytes a header record takes.
+fn record_len(n: &HeaderName, v: &HeaderValue) -> usize {
+    let name = match standard_code(n) {
+        Some(_) => 1,
+        None => 1 + varint_len(n.as_str().len()) + n.as_str().len(),
+    };
+    name + varint_len(v.len()) + v.len()
+}
+
 /// Writes into the entry's buffer, which was allocated at its final size.
 struct Cursor<'a> {
     buf: &'a mut [u8],
@@ -173,6 +275,13 @@ impl Cursor<'_> {
     fn push(&mut self, b: u8) {
         self.buf[self.len] = b;
         self.len += 1;
+    }
+    fn varint(&mut self, mut n: usize) {
+        while n >= 0x80 {
+            self.push((n as u8 & 0x7F) | 0x80);
+            n >>= 7;
+        }
+        self.push(n as u8);
     }
     fn len(&self) -> usize {
         self.len
@@ -204,13 +313,7 @@ impl Entry {
         if !key.starts_with(path) {
             return Err(EntryError::PathNotPrefix);
         }
-        let mut header_bytes = 0usize;
-        for (n, v) in headers {
-            if v.as_bytes().iter().any(|&b| b == 0 || b == b'\n') {
-                return Err(EntryError::BadHeader);
-            }
-            header_bytes += n.as_str().len() + v.len() + 2;
-        }
+        let header_bytes: usize = headers.iter().map(|(n, v)| record_len(n, v)).sum();
         let key_end = PREFIX_BYTES + key.len();
         let headers_end = key_end + header_bytes;
         let (Ok(key_end32), Ok(headers_end32)) =
@@ -254,10 +357,16 @@ impl Entry {
         debug_assert_eq!(v.len(), PREFIX_BYTES);
         v.extend_from_slice(key.as_bytes());
         for (n, val) in headers {
-            v.extend_from_slice(n.as_str().as_bytes());
-            v.push(0);
+            match standard_code(n) {
+                Some(code) => v.push(code),
+                None => {
+                    v.push(0);
+                    v.varint(n.as_str().len());
+                    v.extend_from_slice(n.as_str().as_bytes());
+                }
+            }
+            v.varint(val.len());
             v.extend_from_slice(val.as_bytes());
-            v.push(b'\n');
         }
         debug_assert_eq!(v.len(), headers_end);
         for c in body {
@@ -321,22 +430,27 @@ impl Entry {
         StatusCode::from_u16(u16::from_le_bytes(b)).expect("stored from a StatusCode")
     }
 
-    /// The `name\0value\n` lines.
-    fn header_lines(&self) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
-        // (name start, value start, value end) offsets into `buf`.
-        let (start, end) = (self.key_end(), self.headers_end());
-        let region = &self.buf[start..end];
-        let mut pos = 0;
+    /// The header records: (name, value start, value end), offsets into `buf`.
+    fn header_records(&self) -> impl Iterator<Item = (Name, usize, usize)> + '_ {
+        let end = self.headers_end();
+        let mut pos = self.key_end();
+        let buf = &self.buf[..end];
         std::iter::from_fn(move || {
-            if pos >= region.len() {
+            if pos >= end {
                 return None;
             }
-            let rest = &region[pos..];
-            let nul = rest.iter().position(|&b| b == 0)?;
-            let lf = nul + 1 + rest[nul + 1..].iter().position(|&b| b == b'\n')?;
-            let line = (start + pos, start + pos + nul + 1, start + pos + lf);
-            pos += lf + 1;
-            Some(line)
+            let t = buf[pos];
+            pos += 1;
+            let name = if t >= 0x80 {
+                Name::Standard(t - 0x80)
+            } else {
+                let len = read_varint(buf, &mut pos);
+                pos += len;
+                Name::Custom(pos - len, pos)
+            };
+            let len = read_varint(buf, &mut pos);
+            pos += len;
+            Some((name, pos - len, pos))
         })
     }
 
@@ -348,10 +462,14 @@ impl Entry {
     }
 
     fn headers_from(&self, all: &Bytes) -> HeaderMap {
-        let mut map = HeaderMap::with_capacity(8);
-        for (n, v, e) in self.header_lines() {
-            let Ok(name) = HeaderName::from_bytes(&self.buf[n..v - 1]) else {
-                continue;
+        let mut map = HeaderMap::new();
+        for (n, v, e) in self.header_records() {
+            let name = match n {
+                Name::Standard(i) => STANDARD_NAMES[i as usize].clone(),
+                Name::Custom(s, e) => match HeaderName::from_bytes(&self.buf[s..e]) {
+                    Ok(name) => name,
+                    Err(_) => continue, // never: it was a HeaderName
+                },
             };
             if let Ok(value) = HeaderValue::from_maybe_shared(all.slice(v..e)) {
                 map.append(name, value);
@@ -360,12 +478,14 @@ impl Entry {
         map
     }
 
-    /// The first value of header `name`, found by scanning the stored lines (no map built).
+    /// The first value of header `name`, found by walking the stored records (no map built).
     pub fn header(&self, name: &HeaderName) -> Option<HeaderValue> {
+        let code = standard_code(name);
         let want = name.as_str().as_bytes();
-        let (_, v, e) = self
-            .header_lines()
-            .find(|&(n, v, _)| &self.buf[n..v - 1] == want)?;
+        let (_, v, e) = self.header_records().find(|&(n, _, _)| match n {
+            Name::Standard(i) => code == Some(0x80 + i),
+            Name::Custom(s, e) => code.is_none() && &self.buf[s..e] == want,
+        })?;
         HeaderValue::from_maybe_shared(self.bytes().slice(v..e)).ok()
     }
 
@@ -1273,7 +1393,8 @@ mod tests {
         println!(
             "size_of Entry = {}, Arc counts = {ARC_BYTES}, buffer prefix = {PREFIX_BYTES}, \
              store map slot ≈ {slot} (at 7/8 load), index estimate (map + \
-             policy) = {INDEX_BYTES_PER_OBJECT}, per header line: 2 separator bytes",
+             policy) = {INDEX_BYTES_PER_OBJECT}; a header record: 1 byte for a standard name, a \
+             varint value length",
             size_of::<Entry>(),
         );
         let e = entry("/k", "/k", 10);
@@ -1284,7 +1405,12 @@ mod tests {
             e.metadata_bytes()
         );
         let strings = "/k".len() + "content-type".len() + "text/plain".len();
-        assert_eq!(e.metadata_bytes(), fixed + strings + 2);
+        // content-type is a standard name: one byte, then the value's length and bytes.
+        assert_eq!(
+            e.metadata_bytes(),
+            fixed + "/k".len() + 2 + "text/plain".len()
+        );
+        assert!(e.metadata_bytes() < fixed + strings);
     }
 
     #[test]
@@ -1336,7 +1462,7 @@ mod tests {
         assert_eq!(e.stale_while_revalidate(), Duration::from_secs(30));
         assert_eq!(e.stale_if_error(), Duration::from_secs(86_400));
         assert!(e.revalidate_always());
-        let encoded: usize = h.iter().map(|(n, v)| n.as_str().len() + v.len() + 2).sum();
+        let encoded: usize = h.iter().map(|(n, v)| record_len(n, v)).sum();
         assert_eq!(
             e.metadata_bytes(),
             ARC_BYTES + PREFIX_BYTES + key.len() + encoded + INDEX_BYTES_PER_OBJECT
@@ -1358,6 +1484,34 @@ mod tests {
             EntryError::PathNotPrefix
         );
         assert!(format!("{e:?}").contains("/p/q"));
+    }
+
+    #[test]
+    fn entry_header_encoding_covers_long_names_values_and_every_standard_name() {
+        let mut h = HeaderMap::new();
+        let long_name = HeaderName::from_bytes("x-".repeat(100).as_bytes()).unwrap();
+        let long_value = HeaderValue::from_bytes(&vec![b'v'; 20_000]).unwrap();
+        h.insert(long_name.clone(), long_value.clone());
+        for (i, n) in STANDARD_NAMES.iter().enumerate() {
+            h.insert(n.clone(), HeaderValue::from_str(&format!("v{i}")).unwrap());
+            assert_eq!(standard_code(n), Some(0x80 + i as u8));
+        }
+        h.insert("x-127", HeaderValue::from_bytes(&[b'w'; 127]).unwrap());
+        h.insert("x-128", HeaderValue::from_bytes(&[b'w'; 128]).unwrap());
+        let e = Entry::new("/k", "/k", &meta(), &h, &[b"body"]).unwrap();
+        assert_eq!(e.headers(), h);
+        assert_eq!(e.header(&long_name).unwrap(), long_value);
+        assert_eq!(e.header(&http::header::X_XSS_PROTECTION).unwrap(), "v42");
+        assert_eq!(
+            e.header(&HeaderName::from_static("x-128")).unwrap().len(),
+            128
+        );
+        assert!(e.header(&HeaderName::from_static("x-129")).is_none());
+        assert_eq!(&e.body()[..], b"body");
+        assert_eq!(
+            (varint_len(127), varint_len(128), varint_len(20_000)),
+            (1, 2, 3)
+        );
     }
 
     #[test]
