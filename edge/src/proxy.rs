@@ -8,8 +8,8 @@ use crate::fill::{Fill, Head, Inflight, Join, Subscription};
 use crate::metrics::Metrics;
 use crate::origin::OriginClient;
 use crate::semantics::{self, Storable, TtlBounds, Vary};
-use crate::store::{Entry, Store};
-use bytes::{Bytes, BytesMut};
+use crate::store::{Entry, Meta, Store};
+use bytes::Bytes;
 use http::header::{self, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::{HeaderMap, Method, Request, Response, StatusCode};
@@ -194,12 +194,13 @@ impl Edge {
         let hash = Store::hash_key(&key);
         let now = SystemTime::now();
         if let Some(entry) = self.store.get(hash, &key) {
-            let age = semantics::current_age(entry.age_at_receipt, entry.received_at, now);
-            if !entry.revalidate_always && age < entry.fresh_for {
+            let age = semantics::current_age(entry.age_at_receipt(), entry.received_at(), now);
+            let revalidate_always = entry.revalidate_always();
+            if !revalidate_always && age < entry.fresh_for() {
                 return self.respond_entry(&entry, &parts, CacheResult::Hit, now);
             }
-            let stale_for = age.saturating_sub(entry.fresh_for);
-            if !entry.revalidate_always && stale_for < entry.stale_while_revalidate {
+            let stale_for = age.saturating_sub(entry.fresh_for());
+            if !revalidate_always && stale_for < entry.stale_while_revalidate() {
                 self.revalidate_in_background(bi, &parts, base, key, hash, entry.clone());
                 return self.respond_entry(&entry, &parts, CacheResult::StaleHit, now);
             }
@@ -217,7 +218,7 @@ impl Edge {
         base: String,
         key: String,
         hash: u64,
-        stale: Option<Arc<Entry>>,
+        stale: Option<Entry>,
     ) -> Response<Body> {
         if self.cfg.behaviors[bi].collapse {
             match self
@@ -253,7 +254,7 @@ impl Edge {
         base: String,
         key: String,
         hash: u64,
-        entry: Arc<Entry>,
+        entry: Entry,
     ) {
         if let Some(fill) = self.inflight.start_unread(hash) {
             self.clone()
@@ -271,7 +272,7 @@ impl Edge {
         base: String,
         key: String,
         hash: u64,
-        stale: Option<Arc<Entry>>,
+        stale: Option<Entry>,
         fill: Arc<Fill>,
         registered: bool,
     ) {
@@ -299,12 +300,19 @@ impl Edge {
         base: String,
         key: String,
         hash: u64,
-        stale: Option<Arc<Entry>>,
+        stale: Option<Entry>,
         fill: &Fill,
     ) {
         let behavior = &self.cfg.behaviors[bi];
         if let Some(s) = &stale {
-            headers.extend(semantics::revalidation_headers(&s.headers));
+            // Only the validators are needed: scan for them rather than decode every header.
+            let mut validators = HeaderMap::new();
+            for name in [header::ETAG, header::LAST_MODIFIED] {
+                if let Some(v) = s.header(&name) {
+                    validators.insert(name, v);
+                }
+            }
+            headers.extend(semantics::revalidation_headers(&validators));
         }
         headers.append(header::VIA, self.via.clone());
         let mut req = Request::new(Body::Empty);
@@ -335,20 +343,24 @@ impl Edge {
 
         if let Some(s) = &stale {
             if rp.status == StatusCode::NOT_MODIFIED {
-                let mut headers = semantics::merge_not_modified(&s.headers, &rp.headers);
+                let mut headers = semantics::merge_not_modified(&s.headers(), &rp.headers);
                 headers.remove(header::SET_COOKIE);
+                // The body is copied into the refreshed entry's own buffer.
                 let entry = self.entry(
                     &key,
-                    s.path.clone(),
-                    s.status,
-                    headers,
-                    s.body.clone(),
+                    s.path(),
+                    s.status(),
+                    &headers,
+                    &[s.body()],
                     &rp.headers,
                     now,
                     &ttl,
                     behavior,
                 );
-                let entry = Arc::new(entry);
+                let Some(entry) = entry else {
+                    // Not storable as one entry (see `Entry::new`): serve what is stored.
+                    return self.serve_stored(fill, s, CacheResult::RefreshHit);
+                };
                 self.store.insert(hash, entry.clone());
                 return self.serve_stored(fill, &entry, CacheResult::RefreshHit);
             }
@@ -392,26 +404,29 @@ impl Edge {
             }
         }
         if keep {
-            let body = concat(chunks, total as usize);
             let (key, hash) = self.key_for_vary(base, key, hash, &rp.headers, &viewer_headers);
-            let path = path_of(&key);
             let mut stored = rp.headers.clone();
             stored.remove(header::AGE);
             // Stored only because a minimum TTL overrode it: never hand one viewer's cookie
             // to the others.
             stored.remove(header::SET_COOKIE);
+            // The chunks are copied into the entry's one exactly-sized buffer: a chunk from
+            // hyper may be a slice of a larger read buffer, which must not stay alive
+            // (uncounted) as long as the entry.
             let entry = self.entry(
                 &key,
-                path,
+                path_of(&key),
                 rp.status,
-                stored,
-                body,
+                &stored,
+                &chunks,
                 &rp.headers,
                 now,
                 &ttl,
                 behavior,
             );
-            self.store.insert(hash, Arc::new(entry));
+            if let Some(entry) = entry {
+                self.store.insert(hash, entry);
+            }
         }
         fill.finish(None);
     }
@@ -442,57 +457,56 @@ impl Edge {
         }
     }
 
+    /// The entry to store, or `None` if it cannot be one (see [`Entry::new`]: more than 4 GiB
+    /// of key and headers, which hyper never lets through).
     #[allow(clippy::too_many_arguments)]
-    fn entry(
+    fn entry<B: AsRef<[u8]>>(
         &self,
         key: &str,
-        path: Box<str>,
+        path: &str,
         status: StatusCode,
-        headers: HeaderMap,
-        body: Bytes,
+        headers: &HeaderMap,
+        body: &[B],
         fresh_headers: &HeaderMap,
         now: SystemTime,
         ttl: &TtlBounds,
         behavior: &Behavior,
-    ) -> Entry {
+    ) -> Option<Entry> {
         let f = semantics::freshness(
-            &headers,
+            headers,
             now,
             ttl,
             behavior.stale_while_revalidate,
             behavior.stale_if_error,
         );
-        Entry {
-            key: key.into(),
-            path,
+        let meta = Meta {
             status,
-            headers,
-            body,
             received_at: now,
             age_at_receipt: semantics::age_header(fresh_headers),
             fresh_for: f.lifetime,
             stale_while_revalidate: f.stale_while_revalidate,
             stale_if_error: f.stale_if_error,
             revalidate_always: f.revalidate_always,
-        }
+        };
+        Entry::new(key, path, &meta, headers, body).ok()
     }
 
     fn within_stale_if_error(&self, e: &Entry) -> bool {
-        let age = semantics::current_age(e.age_at_receipt, e.received_at, SystemTime::now());
-        age.saturating_sub(e.fresh_for) < e.stale_if_error
+        let age = semantics::current_age(e.age_at_receipt(), e.received_at(), SystemTime::now());
+        age.saturating_sub(e.fresh_for()) < e.stale_if_error()
     }
 
     /// Answers a fill's readers from a stored entry (refreshed or stale).
     fn serve_stored(&self, fill: &Fill, e: &Entry, result: CacheResult) {
-        let mut headers = e.headers.clone();
-        let age = semantics::current_age(e.age_at_receipt, e.received_at, SystemTime::now());
+        let (mut headers, body) = e.headers_and_body();
+        let age = semantics::current_age(e.age_at_receipt(), e.received_at(), SystemTime::now());
         headers.insert(header::AGE, HeaderValue::from(age.as_secs()));
         fill.set_head(Head {
-            status: e.status,
+            status: e.status(),
             headers,
             result,
         });
-        fill.push(e.body.clone(), true);
+        fill.push(body, true);
         fill.finish(None);
     }
 
@@ -526,26 +540,28 @@ impl Edge {
         result: CacheResult,
         now: SystemTime,
     ) -> Response<Body> {
-        let mut resp = Response::new(Body::Empty);
-        *resp.status_mut() = e.status;
-        *resp.headers_mut() = e.headers.clone();
-        let age = semantics::current_age(e.age_at_receipt, e.received_at, now);
-        resp.headers_mut()
-            .insert(header::AGE, HeaderValue::from(age.as_secs()));
-        self.decorate(resp.headers_mut(), result);
-        self.metrics.request(result);
-        if e.status == StatusCode::OK
+        let status = e.status();
+        let (mut headers, body) = e.headers_and_body();
+        // Decided on the stored headers, before the edge adds its own.
+        let not_modified = status == StatusCode::OK
             && semantics::not_modified(
                 &parts.headers,
-                e.headers.get(header::ETAG),
-                e.headers.get(header::LAST_MODIFIED),
-            )
-        {
+                headers.get(header::ETAG),
+                headers.get(header::LAST_MODIFIED),
+            );
+        let age = semantics::current_age(e.age_at_receipt(), e.received_at(), now);
+        headers.insert(header::AGE, HeaderValue::from(age.as_secs()));
+        self.decorate(&mut headers, result);
+        self.metrics.request(result);
+        let mut resp = Response::new(Body::Empty);
+        *resp.status_mut() = status;
+        *resp.headers_mut() = headers;
+        if not_modified {
             *resp.status_mut() = StatusCode::NOT_MODIFIED;
             resp.headers_mut().remove(header::CONTENT_LENGTH);
         } else if parts.method != Method::HEAD {
-            self.metrics.sent(e.body.len() as u64);
-            *resp.body_mut() = Body::full(e.body.clone());
+            self.metrics.sent(body.len() as u64);
+            *resp.body_mut() = Body::full(body);
         }
         resp
     }
@@ -657,9 +673,9 @@ fn with_vary(mut base: String, list: &[HeaderName], headers: &HeaderMap) -> Stri
     base
 }
 
-/// The path part of a key (up to the query or the first header line).
-fn path_of(key: &str) -> Box<str> {
-    key.split(['?', '\n']).next().unwrap_or("").into()
+/// The path part of a key (up to the query or the first header line): a prefix of it.
+fn path_of(key: &str) -> &str {
+    key.split(['?', '\n']).next().unwrap_or("")
 }
 
 fn content_length(h: &HeaderMap) -> Option<u64> {
@@ -669,14 +685,4 @@ fn content_length(h: &HeaderMap) -> Option<u64> {
         .trim()
         .parse()
         .ok()
-}
-
-/// The stored body: always a fresh, exactly-sized buffer. A chunk from hyper may be a slice
-/// of a larger read buffer, which would stay alive (uncounted) as long as the entry.
-fn concat(chunks: Vec<Bytes>, len: usize) -> Bytes {
-    let mut b = BytesMut::with_capacity(len);
-    for c in chunks {
-        b.extend_from_slice(&c);
-    }
-    b.freeze()
 }

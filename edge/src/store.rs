@@ -7,16 +7,19 @@
 //! The hash selects the shard (its top bits) and is the object id the shard's policy sees.
 //! Each shard is a `Mutex` around:
 //! - its own policy instance, sized to the shard's share of the capacity;
-//! - an [`IdMap`] from hash to `Arc<Entry>`: the payloads (policies own none);
+//! - an [`IdMap`] from hash to [`Entry`] (by value: an entry is one reference-counted
+//!   buffer, see its layout): the payloads (policies own none);
 //! - a reused `Vec<Evicted>` that the policy's `admit` fills, from which the store removes the
 //!   evicted entries from its map;
 //! - counters for [`StoreStats`].
 //!
-//! Readers get an `Arc<Entry>`: an entry evicted or invalidated while a response is being
-//! streamed from it stays alive until that reader drops it, and not longer. Entries leaving the
-//! map are dropped after the shard's lock is released, so freeing bodies and header maps never
-//! happens under a lock; the metadata estimate (which walks an entry's headers) is computed
-//! and accounted outside the lock too.
+//! Readers get a clone of the [`Entry`] (a reference-count increment on its buffer): an entry
+//! evicted or invalidated while a response is being streamed from it stays alive until that
+//! reader drops it (and every header value and body slice taken from it), and not longer
+//! ([`Entry::is_unique`] tells). Entries leaving the map are dropped after the shard's lock is
+//! released, so freeing buffers never happens under a lock; the metadata estimate (which reads
+//! an entry's buffer, cold for an evicted entry) is computed and accounted outside the lock
+//! too.
 //!
 //! # Invariants
 //!
@@ -37,81 +40,542 @@ use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
+use bytes::Bytes;
 use cache::{Evicted, IdMap, ObjId, ParamError, Policy, PolicySpec, Request};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
-/// One stored response (a variant). Immutable once stored; refreshed by replacing.
+/// One stored response (a variant): a single reference-counted buffer. Immutable once
+/// stored; refreshed by replacing. Cloning it is one reference-count increment.
 ///
-/// The store accounts `body.len()` as the payload. Callers should store a body and header
-/// values that own their bytes (e.g. `Bytes::copy_from_slice`, or a body assembled into one
-/// fresh buffer): a `Bytes` that is a slice of a larger receive buffer keeps that whole buffer
-/// alive for as long as the entry is cached, which the store cannot see.
-#[derive(Clone, Debug)]
+/// # Layout
+///
+/// The `Entry` itself is one `Arc<[u8]>` (16 bytes; the store's map slot, with its `u64`
+/// key, is 24): everything else lives in the one allocation it points to, made once, at its
+/// exact size, by [`Entry::new`]: the `Arc`'s two counts (16 bytes), then
+///
+/// ```text
+/// offset  size  field
+///      0     8  received_at        u64 LE, milliseconds since the UNIX epoch (truncated)
+///      8     4  age_at_receipt     u32 LE, whole seconds
+///     12     4  fresh_for          u32 LE, whole seconds
+///     16     4  stale_while_reval. u32 LE, whole seconds
+///     20     4  stale_if_error     u32 LE, whole seconds
+///     24     4  key_end            u32 LE, offset of the end of the key
+///     28     4  headers_end        u32 LE, offset of the end of the headers = start of the body
+///     32     4  path_len           u32 LE, the path is the first `path_len` bytes of the key
+///     36     2  status             u16 LE
+///     38     1  flags              bit 0: revalidate_always
+///     39     …  key                UTF-8
+///  key_end   …  headers            one record per field line, in `HeaderMap` order (below)
+///  headers_end  body               to the end of the buffer
+/// ```
+///
+/// So an entry costs the `Arc` counts and [`PREFIX_BYTES`], plus its key, plus two bytes per
+/// header line beyond the names and values, plus its body, rounded up to a multiple of 8 (the
+/// `Arc`'s alignment).
+///
+/// A header record is the name, then the value's length as a LEB128 varint (one byte below
+/// 128, two below 16 KiB), then the value's bytes. The name is one byte `0x80 + i` for the
+/// `i`-th of the common standard response headers in `STANDARD_NAMES` (`content-type`,
+/// `etag`, …), or `0x00`, the name's length as a varint, and the name. So a common header
+/// costs two bytes plus its value, usually *less* than its name and value; and decoding
+/// never scans for a separator nor parses a standard name.
+///
+/// # Why not a `Bytes`
+///
+/// [`headers`](Entry::headers) and [`body`](Entry::body) hand out [`Bytes`] that share the
+/// buffer (no copy). Each call makes one with [`Bytes::from_owner`], a 24-byte allocation that
+/// lives as long as that response does, not as long as the entry. Holding a `Bytes` in the
+/// entry instead would cost 16 bytes more in every map slot (a `Bytes` is 32) and, from the
+/// first time the entry is read, the 24-byte shared block `Bytes` allocates for as long as
+/// the entry is cached.
+///
+/// # Times
+///
+/// HTTP ages and lifetimes have one-second resolution (`Age`, `max-age`, `Expires − Date`,
+/// `stale-while-revalidate` are all delta-seconds) and [`semantics::current_age`] truncates
+/// to whole seconds, so the entry keeps whole seconds, saturating at `u32::MAX` (136 years):
+/// `fresh_for` is rounded *up*, and each stale window `w` is stored as
+/// `ceil(fresh_for + w) − ceil(fresh_for)`. For whole-second values (everything an origin can
+/// send) that is the value itself; for a sub-second lifetime or window from the configuration
+/// the proxy's decisions are unchanged, because it compares them with whole-second ages only
+/// (`age < fresh_for`, `age − fresh_for < window` ⇔ `age < ceil(fresh_for + window)` for
+/// integer `age`). `received_at` is kept in milliseconds, truncated: an age can tick at most
+/// one millisecond early (over- rather than under-estimating it).
+///
+/// [`semantics::current_age`]: crate::semantics::current_age
+#[derive(Clone)]
 pub struct Entry {
-    /// The full cache key string (used to detect hash collisions).
-    pub key: Box<str>,
-    /// The request path the key was built from (invalidation matches on it).
-    pub path: Box<str>,
+    buf: Arc<[u8]>,
+}
+
+/// Bytes of fixed fields at the start of every entry's buffer (see [`Entry`]'s layout).
+pub const PREFIX_BYTES: usize = 39;
+
+const AT_RECEIVED: usize = 0;
+const AT_AGE: usize = 8;
+const AT_FRESH: usize = 12;
+const AT_SWR: usize = 16;
+const AT_SIE: usize = 20;
+const AT_KEY_END: usize = 24;
+const AT_HEADERS_END: usize = 28;
+const AT_PATH_LEN: usize = 32;
+const AT_STATUS: usize = 36;
+const AT_FLAGS: usize = 38;
+const FLAG_REVALIDATE_ALWAYS: u8 = 1;
+
+/// What [`Entry::new`] is told besides the key, headers and body.
+#[derive(Clone, Copy, Debug)]
+pub struct Meta {
     pub status: StatusCode,
-    /// Stored response headers (hop-by-hop already stripped by the caller).
-    pub headers: HeaderMap,
-    pub body: bytes::Bytes,
+    /// When the response was received.
     pub received_at: SystemTime,
+    /// The origin's `Age` on receipt.
     pub age_at_receipt: Duration,
-    /// Freshness lifetime.
+    /// The freshness lifetime.
     pub fresh_for: Duration,
     pub stale_while_revalidate: Duration,
     pub stale_if_error: Duration,
     pub revalidate_always: bool,
 }
 
-/// Estimated heap bytes per object outside the `Arc<Entry>` allocation: the store map's slot
-/// (`u64` key and `Arc` pointer, 16 bytes plus a control byte, at hashbrown's load factor)
-/// and the policy's own index slot and list node. Measured with a counting allocator by
-/// `cargo bench -p edge --bench store`, which prints it per policy: 76–120 bytes for LRU,
-/// FIFO, CLOCK, SIEVE, ARC, LFU, 2Q and S3-FIFO depending on where the hash tables and slabs
-/// are in their growth (S3-FIFO's and 2Q's ghosts add up to ~40 once evicting), ~120–160 for
-/// GDSF. W-TinyLFU's frequency sketch is sized by the shard's capacity in bytes, not by its
-/// object count (up to 8 MiB per shard), and is not counted here.
-pub const INDEX_BYTES_PER_OBJECT: usize = 96;
+/// Why [`Entry::new`] could not build an entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EntryError {
+    #[error("the path is not a prefix of the key")]
+    PathNotPrefix,
+    #[error("the key and headers take more than 4 GiB")]
+    TooLarge,
+}
 
-/// Estimated heap bytes per header slot in a [`HeaderMap`] beyond the name and value bytes:
-/// the bucket (hash, name, value, links) and its share of the index table.
-const HEADER_SLOT_BYTES: usize = size_of::<HeaderName>() + size_of::<HeaderValue>() + 32;
+/// Estimated heap bytes per object outside the entry's buffer: the store map's slot (`u64`
+/// key and the 16-byte `Entry`, plus a control byte, at hashbrown's load factor: 29–57 bytes
+/// between 7/8 and 7/16 full, the latter typical once evicting, as deletions leave tombstones
+/// that make the table grow) and the policy's own index slot and list node (~55–65 bytes for
+/// LRU, FIFO, CLOCK, SIEVE, S3-FIFO, ARC, 2Q, LFU at 100k objects; ~95 for GDSF; ~70–100 once
+/// evicting; S3-FIFO's and 2Q's ghosts add ~30 more). Measured with a counting allocator by
+/// `cargo bench -p edge --bench store`, which prints it per policy. W-TinyLFU's frequency
+/// sketch is sized by the shard's capacity in bytes, not by its object count (up to 8 MiB per
+/// shard), and is not counted here.
+pub const INDEX_BYTES_PER_OBJECT: usize = 110;
 
-/// An extra value under a name already present (`links` plus the value).
-const EXTRA_VALUE_BYTES: usize = size_of::<HeaderValue>() + 24;
+/// The `Arc`'s strong and weak counts at the start of the allocation.
+const ARC_BYTES: usize = 2 * size_of::<usize>();
 
-/// The `Arc` allocation of an entry: two reference counts and the struct.
-const ARC_ENTRY_BYTES: usize = 2 * size_of::<usize>() + size_of::<Entry>();
+/// The common response header names an entry stores as one byte (`0x80 + index`). Append
+/// only: the index is the stored encoding (entries live in memory only, but keep it stable).
+static STANDARD_NAMES: [HeaderName; 43] = {
+    use http::header::*;
+    [
+        ACCEPT_RANGES,
+        ACCESS_CONTROL_ALLOW_CREDENTIALS,
+        ACCESS_CONTROL_ALLOW_HEADERS,
+        ACCESS_CONTROL_ALLOW_METHODS,
+        ACCESS_CONTROL_ALLOW_ORIGIN,
+        ACCESS_CONTROL_EXPOSE_HEADERS,
+        ACCESS_CONTROL_MAX_AGE,
+        AGE,
+        ALLOW,
+        ALT_SVC,
+        CACHE_CONTROL,
+        CONTENT_DISPOSITION,
+        CONTENT_ENCODING,
+        CONTENT_LANGUAGE,
+        CONTENT_LENGTH,
+        CONTENT_LOCATION,
+        CONTENT_RANGE,
+        CONTENT_SECURITY_POLICY,
+        CONTENT_SECURITY_POLICY_REPORT_ONLY,
+        CONTENT_TYPE,
+        DATE,
+        ETAG,
+        EXPIRES,
+        LAST_MODIFIED,
+        LINK,
+        LOCATION,
+        PRAGMA,
+        REFERRER_POLICY,
+        REFRESH,
+        RETRY_AFTER,
+        SERVER,
+        SET_COOKIE,
+        STRICT_TRANSPORT_SECURITY,
+        TRAILER,
+        TRANSFER_ENCODING,
+        VARY,
+        VIA,
+        WARNING,
+        WWW_AUTHENTICATE,
+        X_CONTENT_TYPE_OPTIONS,
+        X_DNS_PREFETCH_CONTROL,
+        X_FRAME_OPTIONS,
+        X_XSS_PROTECTION,
+    ]
+};
+
+/// A header record's name: an index into [`STANDARD_NAMES`], or the name's byte range.
+#[derive(Clone, Copy)]
+enum Name {
+    Standard(u8),
+    Custom(usize, usize),
+}
+
+/// The one-byte code of a name in [`STANDARD_NAMES`].
+fn standard_code(name: &HeaderName) -> Option<u8> {
+    STANDARD_NAMES
+        .iter()
+        .position(|s| s == name)
+        .map(|i| 0x80 + i as u8)
+}
+
+fn varint_len(mut n: usize) -> usize {
+    let mut len = 1;
+    while n >= 0x80 {
+        n >>= 7;
+        len += 1;
+    }
+    len
+}
+
+/// Reads a LEB128 varint at `*pos` and moves past it.
+#[inline]
+fn read_varint(buf: &[u8], pos: &mut usize) -> usize {
+    let (mut n, mut shift) = (0usize, 0);
+    loop {
+        let b = buf[*pos];
+        *pos += 1;
+        n |= usize::from(b & 0x7F) << shift;
+        if b < 0x80 {
+            return n;
+        }
+        shift += 7;
+    }
+}
+
+/// The bytes a header record takes.
+fn record_len(n: &HeaderName, v: &HeaderValue) -> usize {
+    let name = match standard_code(n) {
+        Some(_) => 1,
+        None => 1 + varint_len(n.as_str().len()) + n.as_str().len(),
+    };
+    name + varint_len(v.len()) + v.len()
+}
+
+/// Writes into the entry's buffer, which was allocated at its final size.
+struct Cursor<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl Cursor<'_> {
+    fn extend_from_slice(&mut self, b: &[u8]) {
+        self.buf[self.len..self.len + b.len()].copy_from_slice(b);
+        self.len += b.len();
+    }
+    fn push(&mut self, b: u8) {
+        self.buf[self.len] = b;
+        self.len += 1;
+    }
+    fn varint(&mut self, mut n: usize) {
+        while n >= 0x80 {
+            self.push((n as u8 & 0x7F) | 0x80);
+            n >>= 7;
+        }
+        self.push(n as u8);
+    }
+    fn len(&self) -> usize {
+        self.len
+    }
+}
+
+fn secs_u32(d: Duration) -> u32 {
+    u32::try_from(d.as_secs()).unwrap_or(u32::MAX)
+}
+
+/// Whole seconds, rounded up, saturating.
+fn ceil_secs(d: Duration) -> u64 {
+    d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0))
+}
 
 impl Entry {
-    /// What the entry charges against the store's capacity: its payload bytes, `body.len()`.
-    pub fn charge(&self) -> u64 {
-        self.body.len() as u64
+    /// Builds an entry: `key` (the full cache key), `path` (a prefix of the key: the request
+    /// path invalidation matches on), `headers` (hop-by-hop already stripped by the caller),
+    /// the body as the concatenation of `body` chunks, all copied into one freshly allocated
+    /// buffer of exactly the needed size (so no slice of a receive buffer is kept alive).
+    /// Times are converted as described under [Times](Entry#times).
+    pub fn new<B: AsRef<[u8]>>(
+        key: &str,
+        path: &str,
+        meta: &Meta,
+        headers: &HeaderMap,
+        body: &[B],
+    ) -> Result<Entry, EntryError> {
+        if !key.starts_with(path) {
+            return Err(EntryError::PathNotPrefix);
+        }
+        let header_bytes: usize = headers.iter().map(|(n, v)| record_len(n, v)).sum();
+        let key_end = PREFIX_BYTES + key.len();
+        let headers_end = key_end + header_bytes;
+        let (Ok(key_end32), Ok(headers_end32)) =
+            (u32::try_from(key_end), u32::try_from(headers_end))
+        else {
+            return Err(EntryError::TooLarge);
+        };
+        let body_len: usize = body.iter().map(|c| c.as_ref().len()).sum();
+        let len = headers_end + body_len;
+        // One allocation of exactly `len` bytes (collecting an exact-size iterator into an
+        // `Arc<[u8]>` allocates once), zeroed, then filled in place.
+        let mut buf: Arc<[u8]> = std::iter::repeat_n(0u8, len).collect();
+        let mut v = Cursor {
+            buf: Arc::get_mut(&mut buf).expect("not shared yet"),
+            len: 0,
+        };
+        let received_ms = meta
+            .received_at
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let fresh = ceil_secs(meta.fresh_for);
+        let window = |w: Duration| {
+            let end = ceil_secs(meta.fresh_for.saturating_add(w));
+            secs_u32(Duration::from_secs(end - fresh))
+        };
+        v.extend_from_slice(&received_ms.to_le_bytes());
+        v.extend_from_slice(&secs_u32(meta.age_at_receipt).to_le_bytes());
+        v.extend_from_slice(&secs_u32(Duration::from_secs(fresh)).to_le_bytes());
+        v.extend_from_slice(&window(meta.stale_while_revalidate).to_le_bytes());
+        v.extend_from_slice(&window(meta.stale_if_error).to_le_bytes());
+        v.extend_from_slice(&key_end32.to_le_bytes());
+        v.extend_from_slice(&headers_end32.to_le_bytes());
+        // path.len() <= key.len() < key_end, which fits.
+        v.extend_from_slice(&(path.len() as u32).to_le_bytes());
+        v.extend_from_slice(&meta.status.as_u16().to_le_bytes());
+        v.push(if meta.revalidate_always {
+            FLAG_REVALIDATE_ALWAYS
+        } else {
+            0
+        });
+        debug_assert_eq!(v.len(), PREFIX_BYTES);
+        v.extend_from_slice(key.as_bytes());
+        for (n, val) in headers {
+            match standard_code(n) {
+                Some(code) => v.push(code),
+                None => {
+                    v.push(0);
+                    v.varint(n.as_str().len());
+                    v.extend_from_slice(n.as_str().as_bytes());
+                }
+            }
+            v.varint(val.len());
+            v.extend_from_slice(val.as_bytes());
+        }
+        debug_assert_eq!(v.len(), headers_end);
+        for c in body {
+            v.extend_from_slice(c.as_ref());
+        }
+        debug_assert_eq!(v.len(), len);
+        Ok(Entry { buf })
     }
 
-    /// An estimate of the memory the entry costs beyond its body: the key and path strings,
-    /// the header names and values and the header map's own slots, the `Arc<Entry>` allocation,
-    /// and the store's and policy's index ([`INDEX_BYTES_PER_OBJECT`]).
+    /// The whole buffer as a [`Bytes`] sharing it: one 24-byte allocation, whatever is then
+    /// sliced from it.
+    fn bytes(&self) -> Bytes {
+        Bytes::from_owner(Arc::clone(&self.buf))
+    }
+
+    #[inline]
+    fn u32_at(&self, at: usize) -> u32 {
+        let b: [u8; 4] = self.buf[at..at + 4].try_into().expect("4 bytes");
+        u32::from_le_bytes(b)
+    }
+
+    #[inline]
+    fn key_end(&self) -> usize {
+        self.u32_at(AT_KEY_END) as usize
+    }
+
+    #[inline]
+    fn headers_end(&self) -> usize {
+        self.u32_at(AT_HEADERS_END) as usize
+    }
+
+    #[inline]
+    fn key_bytes(&self) -> &[u8] {
+        &self.buf[PREFIX_BYTES..self.key_end()]
+    }
+
+    #[inline]
+    fn path_bytes(&self) -> &[u8] {
+        &self.buf[PREFIX_BYTES..PREFIX_BYTES + self.u32_at(AT_PATH_LEN) as usize]
+    }
+
+    /// Whether this entry's key is `key` (no UTF-8 check: a byte comparison).
+    #[inline]
+    pub fn has_key(&self, key: &str) -> bool {
+        self.key_bytes() == key.as_bytes()
+    }
+
+    /// The full cache key string (used to detect hash collisions).
+    pub fn key(&self) -> &str {
+        std::str::from_utf8(self.key_bytes()).expect("built from a str")
+    }
+
+    /// The request path the key was built from (invalidation matches on it): a prefix of the
+    /// key.
+    pub fn path(&self) -> &str {
+        std::str::from_utf8(self.path_bytes()).expect("a prefix of a str, cut at its length")
+    }
+
+    pub fn status(&self) -> StatusCode {
+        let b = [self.buf[AT_STATUS], self.buf[AT_STATUS + 1]];
+        StatusCode::from_u16(u16::from_le_bytes(b)).expect("stored from a StatusCode")
+    }
+
+    /// The header records: (name, value start, value end), offsets into `buf`.
+    fn header_records(&self) -> impl Iterator<Item = (Name, usize, usize)> + '_ {
+        let end = self.headers_end();
+        let mut pos = self.key_end();
+        let buf = &self.buf[..end];
+        std::iter::from_fn(move || {
+            if pos >= end {
+                return None;
+            }
+            let t = buf[pos];
+            pos += 1;
+            let name = if t >= 0x80 {
+                Name::Standard(t - 0x80)
+            } else {
+                let len = read_varint(buf, &mut pos);
+                pos += len;
+                Name::Custom(pos - len, pos)
+            };
+            let len = read_varint(buf, &mut pos);
+            pos += len;
+            Some((name, pos - len, pos))
+        })
+    }
+
+    /// The stored response headers, decoded into a map in their stored order. The values are
+    /// slices of the entry's buffer (no copy); custom header names are allocated, standard
+    /// ones are not.
+    pub fn headers(&self) -> HeaderMap {
+        self.headers_from(&self.bytes())
+    }
+
+    fn headers_from(&self, all: &Bytes) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (n, v, e) in self.header_records() {
+            let name = match n {
+                Name::Standard(i) => STANDARD_NAMES[i as usize].clone(),
+                Name::Custom(s, e) => match HeaderName::from_bytes(&self.buf[s..e]) {
+                    Ok(name) => name,
+                    Err(_) => continue, // never: it was a HeaderName
+                },
+            };
+            if let Ok(value) = HeaderValue::from_maybe_shared(all.slice(v..e)) {
+                map.append(name, value);
+            }
+        }
+        map
+    }
+
+    /// The first value of header `name`, found by walking the stored records (no map built).
+    pub fn header(&self, name: &HeaderName) -> Option<HeaderValue> {
+        let code = standard_code(name);
+        let want = name.as_str().as_bytes();
+        let (_, v, e) = self.header_records().find(|&(n, _, _)| match n {
+            Name::Standard(i) => code == Some(0x80 + i),
+            Name::Custom(s, e) => code.is_none() && &self.buf[s..e] == want,
+        })?;
+        HeaderValue::from_maybe_shared(self.bytes().slice(v..e)).ok()
+    }
+
+    /// The body: a slice of the entry's buffer.
+    pub fn body(&self) -> Bytes {
+        self.bytes().slice(self.headers_end()..)
+    }
+
+    /// [`headers`](Entry::headers) and [`body`](Entry::body) at once, sharing one `Bytes`
+    /// allocation (what a response from the entry needs).
+    pub fn headers_and_body(&self) -> (HeaderMap, Bytes) {
+        let all = self.bytes();
+        (self.headers_from(&all), all.slice(self.headers_end()..))
+    }
+
+    /// When the response was received (millisecond resolution).
+    pub fn received_at(&self) -> SystemTime {
+        let b: [u8; 8] = self.buf[AT_RECEIVED..AT_RECEIVED + 8]
+            .try_into()
+            .expect("8 bytes");
+        SystemTime::UNIX_EPOCH + Duration::from_millis(u64::from_le_bytes(b))
+    }
+
+    /// The origin's `Age` on receipt.
+    pub fn age_at_receipt(&self) -> Duration {
+        Duration::from_secs(self.u32_at(AT_AGE).into())
+    }
+
+    /// Freshness lifetime (whole seconds, rounded up).
+    pub fn fresh_for(&self) -> Duration {
+        Duration::from_secs(self.u32_at(AT_FRESH).into())
+    }
+
+    pub fn stale_while_revalidate(&self) -> Duration {
+        Duration::from_secs(self.u32_at(AT_SWR).into())
+    }
+
+    pub fn stale_if_error(&self) -> Duration {
+        Duration::from_secs(self.u32_at(AT_SIE).into())
+    }
+
+    /// `no-cache`: every use needs a successful revalidation first.
+    pub fn revalidate_always(&self) -> bool {
+        self.buf[AT_FLAGS] & FLAG_REVALIDATE_ALWAYS != 0
+    }
+
+    /// What the entry charges against the store's capacity: its payload bytes, the body's
+    /// length.
+    #[inline]
+    pub fn charge(&self) -> u64 {
+        (self.buf.len() - self.headers_end()) as u64
+    }
+
+    /// An estimate of the memory the entry costs beyond its body: the `Arc` counts, the
+    /// buffer's prefix, key and encoded headers, and the store's and policy's index
+    /// ([`INDEX_BYTES_PER_OBJECT`]).
     pub fn metadata_bytes(&self) -> usize {
-        let h = &self.headers;
-        let strings: usize = h.iter().map(|(n, v)| n.as_str().len() + v.len()).sum();
-        let slots = h.capacity().max(h.keys_len()) * HEADER_SLOT_BYTES;
-        let extra = (h.len() - h.keys_len()) * EXTRA_VALUE_BYTES;
-        self.key.len()
-            + self.path.len()
-            + strings
-            + slots
-            + extra
-            + ARC_ENTRY_BYTES
-            + INDEX_BYTES_PER_OBJECT
+        ARC_BYTES + self.headers_end() + INDEX_BYTES_PER_OBJECT
+    }
+
+    /// Whether no other handle shares this entry's buffer: no clone of it (the store's
+    /// included), no header value and no body slice taken from it. Dropping this handle then
+    /// frees the entry.
+    pub fn is_unique(&self) -> bool {
+        Arc::strong_count(&self.buf) == 1
     }
 
     /// The size the policy is told: the charge, but at least 1, so that empty bodies (redirects,
     /// 204s) still count and the number of objects held stays bounded by the capacity.
+    #[inline]
     fn policy_size(&self) -> u64 {
         self.charge().max(1)
+    }
+}
+
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entry")
+            .field("key", &self.key())
+            .field("path", &self.path())
+            .field("status", &self.status())
+            .field("headers", &self.headers())
+            .field("body_len", &self.charge())
+            .field("received_at", &self.received_at())
+            .field("age_at_receipt", &self.age_at_receipt())
+            .field("fresh_for", &self.fresh_for())
+            .field("stale_while_revalidate", &self.stale_while_revalidate())
+            .field("stale_if_error", &self.stale_if_error())
+            .field("revalidate_always", &self.revalidate_always())
+            .finish()
     }
 }
 
@@ -150,7 +614,7 @@ pub enum Insert {
 /// One shard: a policy and the payloads of the ids it holds.
 struct Shard {
     policy: Box<dyn Policy>,
-    map: IdMap<Arc<Entry>>,
+    map: IdMap<Entry>,
     /// Reused by every `admit` so the miss path does not allocate for it.
     evicted: Vec<Evicted>,
     capacity: u64,
@@ -166,15 +630,15 @@ struct Shard {
 struct Slot {
     shard: Mutex<Shard>,
     /// The sum of the held entries' [`Entry::metadata_bytes`], kept outside the lock: computing
-    /// it walks an entry's header map, which for an evicted (cold) entry means cache misses,
-    /// so it is done after the lock is released. It can lag the map for an instant (and even
+    /// it reads an entry's buffer, which for an evicted (cold) entry means a cache miss, so it
+    /// is done after the lock is released. It can lag the map for an instant (and even
     /// dip below zero when an entry is evicted before its inserter has added it).
     metadata_bytes: AtomicI64,
 }
 
 impl Slot {
     /// Accounts for entries that left the map (after the lock is released) and drops them.
-    fn bury(&self, dead: &mut Vec<Arc<Entry>>) {
+    fn bury(&self, dead: &mut Vec<Entry>) {
         let bytes: usize = dead.iter().map(|e| e.metadata_bytes()).sum();
         if bytes > 0 {
             self.metadata_bytes.fetch_sub(bytes as i64, Relaxed);
@@ -185,7 +649,7 @@ impl Slot {
 
 impl Shard {
     /// Takes `hash`'s entry out of the map and the policy (not an eviction), whatever its key.
-    fn take(&mut self, hash: ObjId) -> Option<Arc<Entry>> {
+    fn take(&mut self, hash: ObjId) -> Option<Entry> {
         let old = self.map.remove(&hash)?;
         let size = self.policy.remove(hash);
         debug_assert_eq!(size, Some(old.policy_size()), "map and policy disagree");
@@ -194,9 +658,9 @@ impl Shard {
     }
 
     /// Takes `hash`'s entry out if its key is `key` (an invalidation).
-    fn remove_key(&mut self, hash: ObjId, key: &str) -> Option<Arc<Entry>> {
+    fn remove_key(&mut self, hash: ObjId, key: &str) -> Option<Entry> {
         match self.map.get(&hash) {
-            Some(e) if &*e.key == key => {
+            Some(e) if e.has_key(key) => {
                 self.invalidations += 1;
                 self.take(hash)
             }
@@ -208,9 +672,9 @@ impl Shard {
     fn insert(
         &mut self,
         hash: ObjId,
-        entry: Arc<Entry>,
+        entry: Entry,
         max_object_size: u64,
-        dead: &mut Vec<Arc<Entry>>,
+        dead: &mut Vec<Entry>,
     ) -> Insert {
         if let Some(old) = self.take(hash) {
             dead.push(old);
@@ -382,14 +846,15 @@ impl Store {
     /// The hit path: the entry for `key` if held, recording the access with the policy
     /// (`touch`). A hash match whose key string differs is a miss (a collision) and records
     /// nothing. A plain miss is offered to the policy's `touch` too, which may learn from it
-    /// (frequency sketches) but admits nothing. One lock, one map probe, an `Arc` clone.
+    /// (frequency sketches) but admits nothing. One lock, one map probe, one reference-count
+    /// increment.
     #[inline]
-    pub fn get(&self, hash: u64, key: &str) -> Option<Arc<Entry>> {
+    pub fn get(&self, hash: u64, key: &str) -> Option<Entry> {
         let mut guard = self.lock(hash);
         let shard = &mut *guard;
         match shard.map.get(&hash) {
-            Some(e) if &*e.key == key => {
-                let e = Arc::clone(e);
+            Some(e) if e.has_key(key) => {
+                let e = e.clone();
                 let hit = shard.policy.touch(&Request::new(hash, e.policy_size()));
                 debug_assert!(hit, "map and policy disagree");
                 Some(e)
@@ -406,22 +871,22 @@ impl Store {
     /// The entry for `key` if held, without recording an access (no side effects on the
     /// policy).
     #[inline]
-    pub fn peek(&self, hash: u64, key: &str) -> Option<Arc<Entry>> {
+    pub fn peek(&self, hash: u64, key: &str) -> Option<Entry> {
         let guard = self.lock(hash);
         match guard.map.get(&hash) {
-            Some(e) if &*e.key == key => Some(Arc::clone(e)),
+            Some(e) if e.has_key(key) => Some(e.clone()),
             _ => None,
         }
     }
 
-    /// Stores `entry` under `hash` (which must be `Store::hash_key(&entry.key)`), replacing
+    /// Stores `entry` under `hash` (which must be `Store::hash_key(entry.key())`), replacing
     /// any entry held under that hash, whether for the same key (a refresh) or, in the
     /// astronomically rare case of a collision, another key: the old one is removed first
     /// (not counted as an eviction), then the new one is offered to the policy as a miss would
     /// be. Entries the policy evicts are dropped from the shard's map, and freed once no
     /// reader holds them; the drops happen after the lock is released.
-    pub fn insert(&self, hash: u64, entry: Arc<Entry>) -> Insert {
-        debug_assert_eq!(hash, Self::hash_key(&entry.key), "hash is not the key's");
+    pub fn insert(&self, hash: u64, entry: Entry) -> Insert {
+        debug_assert_eq!(hash, Self::hash_key(entry.key()), "hash is not the key's");
         let slot = self.slot(hash);
         let meta = entry.metadata_bytes() as i64;
         let mut dead = Vec::new();
@@ -456,8 +921,9 @@ impl Store {
         if exact.is_empty() && prefixes.is_empty() {
             return 0;
         }
-        let exact: rustc_hash::FxHashSet<&str> = exact.iter().copied().collect();
-        let matches = |p: &str| exact.contains(p) || prefixes.iter().any(|x| p.starts_with(x));
+        let exact: rustc_hash::FxHashSet<&[u8]> = exact.iter().map(|p| p.as_bytes()).collect();
+        let matches =
+            |p: &[u8]| exact.contains(p) || prefixes.iter().any(|x| p.starts_with(x.as_bytes()));
         let mut total = 0;
         let mut ids = Vec::new();
         let mut dead = Vec::new();
@@ -469,7 +935,7 @@ impl Store {
                     shard
                         .map
                         .iter()
-                        .filter(|(_, e)| matches(&e.path))
+                        .filter(|(_, e)| matches(e.path_bytes()))
                         .map(|(&id, _)| id),
                 );
                 for &id in &ids {
@@ -515,7 +981,7 @@ impl Store {
             for (&id, e) in &s.map {
                 assert!(s.policy.contains(id), "shard {i}: {id} not in the policy");
                 assert_eq!(self.shard_index(id), i, "{id} in the wrong shard");
-                assert_eq!(id, Self::hash_key(&e.key));
+                assert_eq!(id, Self::hash_key(e.key()));
                 payload += e.charge();
                 used += e.policy_size();
                 meta += e.metadata_bytes() as u64;
@@ -554,36 +1020,48 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn entry(key: &str, path: &str, size: usize) -> Arc<Entry> {
-        let mut headers = HeaderMap::new();
-        headers.insert(http::header::CONTENT_TYPE, "text/plain".parse().unwrap());
-        Arc::new(Entry {
-            key: key.into(),
-            path: path.into(),
+    fn meta() -> Meta {
+        Meta {
             status: StatusCode::OK,
-            headers,
-            body: Bytes::from(vec![b'x'; size]),
             received_at: SystemTime::UNIX_EPOCH,
             age_at_receipt: Duration::ZERO,
             fresh_for: Duration::from_secs(60),
             stale_while_revalidate: Duration::ZERO,
             stale_if_error: Duration::ZERO,
             revalidate_always: false,
-        })
+        }
     }
 
-    /// Key `k` with path `/k`.
+    /// An entry whose key starts with `path` (as the proxy's keys do).
+    fn entry(key: &str, path: &str, size: usize) -> Entry {
+        let mut headers = HeaderMap::new();
+        headers.insert(http::header::CONTENT_TYPE, "text/plain".parse().unwrap());
+        Entry::new(key, path, &meta(), &headers, &[vec![b'x'; size]]).unwrap()
+    }
+
+    /// The key of the object the tests call `k`: `/k`, which is also its path.
+    fn key(k: &str) -> String {
+        format!("/{k}")
+    }
+
     fn put(s: &Store, k: &str, size: usize) -> Insert {
-        s.insert(Store::hash_key(k), entry(k, &format!("/{k}"), size))
+        let k = key(k);
+        s.insert(Store::hash_key(&k), entry(&k, &k, size))
     }
 
-    fn get(s: &Store, k: &str) -> Option<Arc<Entry>> {
-        s.get(Store::hash_key(k), k)
+    fn get(s: &Store, k: &str) -> Option<Entry> {
+        let k = key(k);
+        s.get(Store::hash_key(&k), &k)
+    }
+
+    fn peek(s: &Store, k: &str) -> Option<Entry> {
+        let k = key(k);
+        s.peek(Store::hash_key(&k), &k)
     }
 
     fn held(s: &Store, keys: &[&str]) -> Vec<String> {
         keys.iter()
-            .filter(|k| s.peek(Store::hash_key(k), k).is_some())
+            .filter(|k| peek(s, k).is_some())
             .map(|k| k.to_string())
             .collect()
     }
@@ -604,7 +1082,7 @@ mod tests {
         assert_eq!(put(&s, "d", 10), Insert::Stored { evicted: 1 });
         assert_eq!(held(&s, &["a", "b", "c", "d"]), ["a", "c", "d"]);
         // peek does not count as an access: c stays the least recent.
-        assert!(s.peek(Store::hash_key("c"), "c").is_some());
+        assert!(peek(&s, "c").is_some());
         // 20 bytes need two evictions: c then a.
         assert_eq!(put(&s, "e", 20), Insert::Stored { evicted: 2 });
         assert_eq!(held(&s, &["a", "b", "c", "d", "e"]), ["d", "e"]);
@@ -658,28 +1136,28 @@ mod tests {
     #[test]
     fn colliding_hash_with_another_key_is_a_miss_and_is_replaced_by_insert() {
         let s = lru(100);
-        let h = Store::hash_key("a");
-        s.insert(h, entry("a", "/a", 10));
-        // Pretend "z" hashes to h: a lookup for it misses, and storing it displaces "a".
-        assert!(s.get(h, "z").is_none());
-        assert!(s.peek(h, "z").is_none());
-        assert!(!s.remove(h, "z"));
-        assert!(s.get(h, "a").is_some());
+        let h = Store::hash_key("/a");
+        s.insert(h, entry("/a", "/a", 10));
+        // Pretend "/z" hashes to h: a lookup for it misses, and storing it displaces "/a".
+        assert!(s.get(h, "/z").is_none());
+        assert!(s.peek(h, "/z").is_none());
+        assert!(!s.remove(h, "/z"));
+        assert!(s.get(h, "/a").is_some());
         let mut shard = s.lock(h);
         let mut dead = Vec::new();
-        let out = shard.insert(h, entry("z", "/z", 5), u64::MAX, &mut dead);
+        let out = shard.insert(h, entry("/z", "/z", 5), u64::MAX, &mut dead);
         assert_eq!(out, Insert::Stored { evicted: 0 });
-        assert_eq!(&*dead[0].key, "a");
+        assert_eq!(dead[0].key(), "/a");
         assert_eq!(shard.payload_bytes, 5);
         drop(shard);
         let slot = s.slot(h);
         slot.metadata_bytes
-            .fetch_add(s.peek(h, "z").unwrap().metadata_bytes() as i64, Relaxed);
+            .fetch_add(s.peek(h, "/z").unwrap().metadata_bytes() as i64, Relaxed);
         slot.bury(&mut dead);
-        let z = s.peek(h, "z").unwrap();
+        let z = s.peek(h, "/z").unwrap();
         assert_eq!(s.stats().metadata_bytes, z.metadata_bytes() as u64);
-        assert!(s.get(h, "a").is_none());
-        assert_eq!(&*s.get(h, "z").unwrap().key, "z");
+        assert!(s.get(h, "/a").is_none());
+        assert_eq!(s.get(h, "/z").unwrap().key(), "/z");
     }
 
     #[test]
@@ -690,31 +1168,44 @@ mod tests {
         put(&s, "c", 10);
         // c evicted a. Reading b makes c the least recent; peeking c changes nothing.
         let reader = get(&s, "b").unwrap();
-        let peeked = s.peek(Store::hash_key("c"), "c").unwrap();
-        assert_eq!(Arc::strong_count(&peeked), 2, "store + this reader");
+        let peeked = peek(&s, "c").unwrap();
+        assert!(!peeked.is_unique(), "store + this reader");
         drop(peeked);
+        // A freshly built entry, never shared, is unique; the store holds the only handle to
+        // an entry nobody reads.
+        assert!(entry("/x", "/x", 1).is_unique());
+        assert!(lock(s.slot(Store::hash_key("/c")))
+            .map
+            .get(&Store::hash_key("/c"))
+            .unwrap()
+            .is_unique());
         put(&s, "d", 10); // evicts c
         assert!(get(&s, "c").is_none());
-        assert_eq!(Arc::strong_count(&reader), 2, "store + this reader");
+        assert!(!reader.is_unique(), "store + this reader");
+        // Parts handed out (header values, body slices) share the buffer as well.
+        let body = reader.body();
+        let content_type = reader.header(&http::header::CONTENT_TYPE).unwrap();
         put(&s, "e", 10); // evicts b
         assert_eq!(held(&s, &["b", "d", "e"]), ["d", "e"]);
-        assert_eq!(
-            Arc::strong_count(&reader),
-            1,
-            "only the outside reader holds b"
+        assert!(
+            !reader.is_unique(),
+            "the body and the header value still share it"
         );
+        drop((body, content_type));
+        assert!(reader.is_unique(), "only the outside reader holds b");
         // Removal and invalidation release the store's reference too.
         let d = get(&s, "d").unwrap();
-        assert!(s.remove(Store::hash_key("d"), "d"));
-        assert!(!s.remove(Store::hash_key("d"), "d"));
-        assert_eq!(Arc::strong_count(&d), 1);
+        assert!(s.remove(Store::hash_key("/d"), "/d"));
+        assert!(!s.remove(Store::hash_key("/d"), "/d"));
+        assert!(d.is_unique());
         let e = get(&s, "e").unwrap();
         assert_eq!(s.invalidate(&["/e"], &[]), 1);
-        assert_eq!(Arc::strong_count(&e), 1);
-        // A weak reference to an evicted entry nobody reads dies with the eviction.
-        let f = entry("f", "/f", 10);
-        let weak = Arc::downgrade(&f);
-        s.insert(Store::hash_key("f"), f);
+        assert!(e.is_unique());
+        // An evicted entry nobody reads is freed by the eviction.
+        let f = entry("/f", "/f", 10);
+        let weak = Arc::downgrade(&f.buf);
+        s.insert(Store::hash_key("/f"), f);
+        assert!(weak.upgrade().is_some());
         put(&s, "g", 10);
         put(&s, "h", 10);
         assert!(weak.upgrade().is_none());
@@ -737,7 +1228,7 @@ mod tests {
         for (i, p) in paths.iter().enumerate() {
             // Two variants per path (e.g. Accept-Encoding).
             for v in ["gzip", "br"] {
-                let key = format!("host{p}?v={v}#{i}");
+                let key = format!("{p}?v={v}#{i}");
                 s.insert(Store::hash_key(&key), entry(&key, p, 100));
             }
         }
@@ -771,7 +1262,7 @@ mod tests {
         // objects needs shards of at least 160 MiB, so 4 shards, not 64.
         let s3 = Store::new(&spec("s3fifo"), 1 << 30, 16 << 20, 64).unwrap();
         assert_eq!(s3.shard_count(), 4);
-        let key = "big";
+        let key = "/big";
         let e = entry(key, "/big", 16 << 20);
         assert!(matches!(
             s3.insert(Store::hash_key(key), e),
@@ -808,6 +1299,7 @@ mod tests {
                 let k = format!("k{}", rng % 300);
                 match rng >> 60 {
                     0 => {
+                        let k = key(&k);
                         s.remove(Store::hash_key(&k), &k);
                     }
                     1 if i % 97 == 0 => {
@@ -857,7 +1349,7 @@ mod tests {
                             match rng % 100 {
                                 0..=59 => {
                                     if let Some(e) = s.get(h, k) {
-                                        assert_eq!(&*e.key, k.as_str());
+                                        assert_eq!(e.key(), k.as_str());
                                     }
                                 }
                                 60..=89 => {
@@ -887,7 +1379,7 @@ mod tests {
             // No entry is referenced from anywhere but the store now.
             for slot in s.shards.iter() {
                 for e in lock(slot).map.values() {
-                    assert_eq!(Arc::strong_count(e), 1);
+                    assert!(e.is_unique());
                 }
             }
         }
@@ -896,41 +1388,210 @@ mod tests {
     #[test]
     fn prints_per_object_metadata_overhead() {
         // Structural figures (the bench measures actual heap use with a counting allocator).
-        let slot = (size_of::<(u64, Arc<Entry>)>() + 1) * 8 / 7;
+        assert_eq!(size_of::<Entry>(), 2 * size_of::<usize>());
+        let slot = (size_of::<(u64, Entry)>() + 1) * 8 / 7;
         println!(
-            "size_of Entry = {}, Arc<Entry> allocation = {}, store map slot ≈ {} (at 7/8 load), \
-             index estimate (map + policy) = {}, per header slot ≈ {}",
+            "size_of Entry = {}, Arc counts = {ARC_BYTES}, buffer prefix = {PREFIX_BYTES}, \
+             store map slot ≈ {slot} (at 7/8 load), index estimate (map + \
+             policy) = {INDEX_BYTES_PER_OBJECT}; a header record: 1 byte for a standard name, a \
+             varint value length",
             size_of::<Entry>(),
-            ARC_ENTRY_BYTES,
-            slot,
-            INDEX_BYTES_PER_OBJECT,
-            HEADER_SLOT_BYTES,
         );
+        let e = entry("/k", "/k", 10);
+        let fixed = ARC_BYTES + PREFIX_BYTES + INDEX_BYTES_PER_OBJECT;
         println!(
-            "Entry fields: HeaderMap {}, Bytes {}, 2 × Box<str> {}, SystemTime {}, 4 × Duration {}, \
-             StatusCode + bool {} (+ padding)",
-            size_of::<HeaderMap>(),
-            size_of::<bytes::Bytes>(),
-            2 * size_of::<Box<str>>(),
-            size_of::<SystemTime>(),
-            4 * size_of::<Duration>(),
-            size_of::<StatusCode>() + 1,
-        );
-        let e = entry("k", "/k", 10);
-        let fixed = ARC_ENTRY_BYTES + INDEX_BYTES_PER_OBJECT;
-        println!(
-            "per-object overhead beyond key, path and headers ≈ {fixed} bytes; this entry's \
-             metadata estimate = {} bytes",
+            "per-object overhead beyond key and headers ≈ {fixed} bytes + 2 per header line; \
+             this entry's metadata estimate = {} bytes",
             e.metadata_bytes()
         );
-        assert!(e.metadata_bytes() >= fixed + 2 + 1 + "content-type".len() + "text/plain".len());
+        let strings = "/k".len() + "content-type".len() + "text/plain".len();
+        // content-type is a standard name: one byte, then the value's length and bytes.
+        assert_eq!(
+            e.metadata_bytes(),
+            fixed + "/k".len() + 2 + "text/plain".len()
+        );
+        assert!(e.metadata_bytes() < fixed + strings);
+    }
+
+    #[test]
+    fn entry_round_trips_everything() {
+        let mut h = HeaderMap::new();
+        h.insert(http::header::CONTENT_TYPE, "text/html".parse().unwrap());
+        h.append(http::header::SET_COOKIE, "a=1".parse().unwrap());
+        h.insert(http::header::ETAG, "\"v1\"".parse().unwrap());
+        h.append(http::header::SET_COOKIE, "b=2".parse().unwrap());
+        h.insert("x-custom", "caf\u{e9} \t ok".parse().unwrap());
+        h.insert("x-empty", HeaderValue::from_static(""));
+        h.insert(
+            http::header::LAST_MODIFIED,
+            HeaderValue::from_bytes(b"\xff obs-text").unwrap(),
+        );
+        let m = Meta {
+            status: StatusCode::NOT_FOUND,
+            received_at: SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),
+            age_at_receipt: Duration::from_secs(7),
+            fresh_for: Duration::from_secs(60),
+            stale_while_revalidate: Duration::from_secs(30),
+            stale_if_error: Duration::from_secs(86_400),
+            revalidate_always: true,
+        };
+        let key = "/p/q?x=1\naccept-encoding:br";
+        let e = Entry::new(key, "/p/q", &m, &h, &[&b"hello "[..], b"", b"world"]).unwrap();
+        assert_eq!(
+            (e.key(), e.path(), e.status()),
+            (key, "/p/q", StatusCode::NOT_FOUND)
+        );
+        assert!(e.has_key(key) && !e.has_key("/p/q"));
+        // Same lines, same order (names grouped as HeaderMap iterates them).
+        let pairs = |h: &HeaderMap| -> Vec<(String, Vec<u8>)> {
+            h.iter()
+                .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
+                .collect()
+        };
+        assert_eq!(pairs(&e.headers()), pairs(&h));
+        assert_eq!(e.headers(), h);
+        assert_eq!(e.header(&http::header::SET_COOKIE).unwrap(), "a=1");
+        assert_eq!(e.header(&http::header::ETAG).unwrap(), "\"v1\"");
+        assert_eq!(e.header(&HeaderName::from_static("x-empty")).unwrap(), "");
+        assert!(e.header(&http::header::AGE).is_none());
+        assert_eq!(&e.body()[..], b"hello world");
+        assert_eq!(e.charge(), 11);
+        assert_eq!(e.received_at(), m.received_at);
+        assert_eq!(e.age_at_receipt(), Duration::from_secs(7));
+        assert_eq!(e.fresh_for(), Duration::from_secs(60));
+        assert_eq!(e.stale_while_revalidate(), Duration::from_secs(30));
+        assert_eq!(e.stale_if_error(), Duration::from_secs(86_400));
+        assert!(e.revalidate_always());
+        let encoded: usize = h.iter().map(|(n, v)| record_len(n, v)).sum();
+        assert_eq!(
+            e.metadata_bytes(),
+            ARC_BYTES + PREFIX_BYTES + key.len() + encoded + INDEX_BYTES_PER_OBJECT
+        );
+        // No headers, no body, every status.
+        for code in [100, 204, 304, 599, 999] {
+            let m = Meta {
+                status: StatusCode::from_u16(code).unwrap(),
+                revalidate_always: false,
+                ..m
+            };
+            let e = Entry::new("", "", &m, &HeaderMap::new(), &[] as &[&[u8]]).unwrap();
+            assert_eq!((e.key(), e.path(), e.status().as_u16()), ("", "", code));
+            assert!(e.headers().is_empty() && e.body().is_empty() && !e.revalidate_always());
+            assert_eq!((e.charge(), e.policy_size()), (0, 1));
+        }
+        assert_eq!(
+            Entry::new("/a", "/b", &m, &h, &[b"x"]).unwrap_err(),
+            EntryError::PathNotPrefix
+        );
+        assert!(format!("{e:?}").contains("/p/q"));
+    }
+
+    #[test]
+    fn entry_header_encoding_covers_long_names_values_and_every_standard_name() {
+        let mut h = HeaderMap::new();
+        let long_name = HeaderName::from_bytes("x-".repeat(100).as_bytes()).unwrap();
+        let long_value = HeaderValue::from_bytes(&vec![b'v'; 20_000]).unwrap();
+        h.insert(long_name.clone(), long_value.clone());
+        for (i, n) in STANDARD_NAMES.iter().enumerate() {
+            h.insert(n.clone(), HeaderValue::from_str(&format!("v{i}")).unwrap());
+            assert_eq!(standard_code(n), Some(0x80 + i as u8));
+        }
+        h.insert("x-127", HeaderValue::from_bytes(&[b'w'; 127]).unwrap());
+        h.insert("x-128", HeaderValue::from_bytes(&[b'w'; 128]).unwrap());
+        let e = Entry::new("/k", "/k", &meta(), &h, &[b"body"]).unwrap();
+        assert_eq!(e.headers(), h);
+        assert_eq!(e.header(&long_name).unwrap(), long_value);
+        assert_eq!(e.header(&http::header::X_XSS_PROTECTION).unwrap(), "v42");
+        assert_eq!(
+            e.header(&HeaderName::from_static("x-128")).unwrap().len(),
+            128
+        );
+        assert!(e.header(&HeaderName::from_static("x-129")).is_none());
+        assert_eq!(&e.body()[..], b"body");
+        assert_eq!(
+            (varint_len(127), varint_len(128), varint_len(20_000)),
+            (1, 2, 3)
+        );
+    }
+
+    #[test]
+    fn entry_body_is_an_exact_fresh_copy() {
+        // A chunk that is a slice of a large receive buffer: the entry must not keep it.
+        let big = Bytes::from(vec![b'r'; 1 << 16]);
+        let chunk = big.slice(100..110);
+        let e = Entry::new("/k", "/k", &meta(), &HeaderMap::new(), &[chunk]).unwrap();
+        drop(big);
+        assert!(e.is_unique());
+        assert_eq!(e.body().len(), 10);
+        assert_eq!(e.buf.len(), PREFIX_BYTES + 2 + 10);
+        let b = e.body();
+        assert_eq!(
+            b.as_ptr(),
+            e.buf[PREFIX_BYTES + 2..].as_ptr(),
+            "a slice of the entry"
+        );
+    }
+
+    #[test]
+    fn entry_times_are_whole_seconds_and_keep_the_proxys_decisions() {
+        let ms = Duration::from_millis;
+        // Saturation, and times before the epoch.
+        let m = Meta {
+            received_at: SystemTime::UNIX_EPOCH - Duration::from_secs(5),
+            age_at_receipt: Duration::from_secs(u64::MAX),
+            fresh_for: Duration::MAX,
+            stale_while_revalidate: Duration::MAX,
+            stale_if_error: Duration::ZERO,
+            ..meta()
+        };
+        let e = Entry::new("/k", "/k", &m, &HeaderMap::new(), &[b"x"]).unwrap();
+        assert_eq!(e.received_at(), SystemTime::UNIX_EPOCH);
+        let max = Duration::from_secs(u32::MAX.into());
+        assert_eq!((e.age_at_receipt(), e.fresh_for()), (max, max));
+        assert_eq!(
+            (e.stale_while_revalidate(), e.stale_if_error()),
+            (Duration::ZERO, Duration::ZERO)
+        );
+        // received_at keeps milliseconds (truncated).
+        let m = Meta {
+            received_at: SystemTime::UNIX_EPOCH + Duration::new(1_000, 999_999_999),
+            ..meta()
+        };
+        let e = Entry::new("/k", "/k", &m, &HeaderMap::new(), &[b"x"]).unwrap();
+        assert_eq!(e.received_at(), SystemTime::UNIX_EPOCH + ms(1_000_999));
+        // Sub-second lifetimes and windows (possible from the configuration): at every whole-
+        // second age, the stored values give the decisions the exact ones give.
+        let values = [0, 1, 300, 999, 1000, 1001, 1500, 2000, 2700, 59_999];
+        for f in values.map(ms) {
+            for w in values.map(ms) {
+                let m = Meta {
+                    fresh_for: f,
+                    stale_while_revalidate: w,
+                    stale_if_error: w,
+                    ..meta()
+                };
+                let e = Entry::new("/k", "/k", &m, &HeaderMap::new(), &[b"x"]).unwrap();
+                for age in (0..70).map(Duration::from_secs) {
+                    let ctx = format!("fresh {f:?} window {w:?} age {age:?}");
+                    assert_eq!(age < e.fresh_for(), age < f, "{ctx}");
+                    if age >= f {
+                        let (stale, stale_e) = (age - f, age - e.fresh_for());
+                        assert_eq!(stale_e < e.stale_while_revalidate(), stale < w, "{ctx}");
+                        assert_eq!(stale_e < e.stale_if_error(), stale < w, "{ctx}");
+                    }
+                }
+                if f.subsec_nanos() == 0 && w.subsec_nanos() == 0 {
+                    assert_eq!((e.fresh_for(), e.stale_while_revalidate()), (f, w));
+                }
+            }
+        }
     }
 
     #[test]
     fn store_and_entries_cross_threads() {
         fn send_sync<T: Send + Sync>() {}
         send_sync::<Store>();
-        send_sync::<Arc<Entry>>();
+        send_sync::<Entry>();
     }
 
     #[test]

@@ -52,7 +52,7 @@ async fn ttl_is_clamped_into_the_behavior_bounds() {
             .store
             .peek(edge::store::Store::hash_key(p), p)
             .unwrap()
-            .fresh_for
+            .fresh_for()
     };
     assert_eq!(fresh("/long"), Duration::from_secs(100));
     assert_eq!(fresh("/short"), Duration::from_secs(10));
@@ -135,7 +135,7 @@ async fn stale_while_revalidate_serves_stale_and_refreshes_in_the_background() {
             && e.edge
                 .store
                 .peek(edge::store::Store::hash_key("/s"), "/s")
-                .is_some_and(|x| &x.body[..] == b"v1")
+                .is_some_and(|x| &x.body()[..] == b"v1")
         {
             break;
         }
