@@ -101,3 +101,44 @@ pub fn check_objects(spec: &str, capacities: &[u64], misses: &[u64]) {
 /// Object-mode capacities: libCacheSim's 0.1 %, 1 %, 10 % of the 48,974 distinct objects,
 /// and two more.
 pub const OBJ_CAPS: [u64; 5] = [48, 489, 4897, 10_000, 25_000];
+
+/// Prints requests per second of `spec` over the shared trace at 128 MiB, 1 GiB and 4897
+/// objects (best and median of 7 runs). Speed tests print and never assert.
+pub fn speed(spec: &str) {
+    use cache::{build, Request};
+    use std::time::Instant;
+    let reqs: Vec<Request> = oracle_trace()
+        .iter()
+        .map(|r| Request::new(r.id, r.size))
+        .collect();
+    for (label, cap, objects) in [
+        ("128 MiB", 128 * MIB, false),
+        ("1 GiB", 1024 * MIB, false),
+        ("4897 objects", 4897, true),
+    ] {
+        let reqs: Vec<Request> = reqs
+            .iter()
+            .map(|r| Request::new(r.id, if objects { 1 } else { r.size }))
+            .collect();
+        let mut times = Vec::new();
+        for _ in 0..7 {
+            let mut p = build(&spec.parse().unwrap(), cap).unwrap();
+            let mut ev = Vec::with_capacity(64);
+            let start = Instant::now();
+            let mut hits = 0u64;
+            for r in &reqs {
+                ev.clear();
+                hits += p.access(r, &mut ev) as u64;
+            }
+            times.push(start.elapsed().as_secs_f64());
+            std::hint::black_box(hits);
+        }
+        times.sort_by(f64::total_cmp);
+        let rate = |t: f64| reqs.len() as f64 / t / 1e6;
+        println!(
+            "{spec} at {label}: best {:.1} M req/s, median {:.1} M req/s",
+            rate(times[0]),
+            rate(times[times.len() / 2])
+        );
+    }
+}
