@@ -168,21 +168,20 @@ impl Edge {
         k
     }
 
-    /// The variant key under which the response for `base` with these request headers lives.
-    fn variant_key(&self, base: String, headers: &HeaderMap) -> String {
+    /// The variant key under which the response for `base` with these request headers lives,
+    /// when the origin said it varies; `None` when `base` itself is the key (the common case,
+    /// which then costs no allocation).
+    fn variant_key(&self, base: &str, headers: &HeaderMap) -> Option<String> {
         if !self.any_vary.load(Ordering::Relaxed) {
-            return base;
+            return None;
         }
         let list = self
             .vary
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .get(&Store::hash_key(&base))
-            .cloned();
-        match list {
-            Some(list) => with_vary(base, &list, headers),
-            None => base,
-        }
+            .get(&Store::hash_key(base))
+            .cloned()?;
+        Some(with_vary(base.to_string(), &list, headers))
     }
 
     // ---- stage: look up ----
@@ -190,10 +189,13 @@ impl Edge {
     async fn cached(self: Arc<Self>, bi: usize, parts: Parts) -> Response<Body> {
         let behavior = &self.cfg.behaviors[bi];
         let base = Self::base_key(behavior, &parts);
-        let key = self.variant_key(base.clone(), &parts.headers);
-        let hash = Store::hash_key(&key);
+        let variant = self.variant_key(&base, &parts.headers);
+        let hash = Store::hash_key(variant.as_deref().unwrap_or(&base));
         let now = SystemTime::now();
-        if let Some(entry) = self.store.get(hash, &key) {
+        let found = self.store.get(hash, variant.as_deref().unwrap_or(&base));
+        // Only the paths that go to the origin need the base and the key as separate strings.
+        let key = move |base: &String| variant.unwrap_or_else(|| base.clone());
+        if let Some(entry) = found {
             let age = semantics::current_age(entry.age_at_receipt(), entry.received_at(), now);
             let revalidate_always = entry.revalidate_always();
             if !revalidate_always && age < entry.fresh_for() {
@@ -201,11 +203,14 @@ impl Edge {
             }
             let stale_for = age.saturating_sub(entry.fresh_for());
             if !revalidate_always && stale_for < entry.stale_while_revalidate() {
+                let key = key(&base);
                 self.revalidate_in_background(bi, &parts, base, key, hash, entry.clone());
                 return self.respond_entry(&entry, &parts, CacheResult::StaleHit, now);
             }
+            let key = key(&base);
             return self.fetch(bi, parts, base, key, hash, Some(entry)).await;
         }
+        let key = key(&base);
         self.fetch(bi, parts, base, key, hash, None).await
     }
 
