@@ -7,9 +7,8 @@
 mod support;
 use support::*;
 
-use cache::{build, Policy, Request};
+use cache::{build, Request};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::time::Instant;
 
 #[test]
 fn twoq_figures_in_bytes() {
@@ -175,57 +174,4 @@ fn twoq_matches_naive_model_in_objects() {
 #[ignore]
 fn twoq_speed() {
     speed("twoq");
-}
-
-/// Requests per second of `spec` on the shared trace replayed 50 times, in wall-clock time
-/// and in this thread's on-CPU time (Linux; the machine may be shared, so wall-clock time
-/// undercounts). Prints only: timing is never asserted.
-fn speed(spec: &str) {
-    let reqs: Vec<Request> = oracle_trace()
-        .iter()
-        .map(|r| Request::new(r.id, r.size))
-        .collect();
-    let objs: Vec<Request> = reqs.iter().map(|r| Request::new(r.id, 1)).collect();
-    for (what, reqs, capacity) in [
-        ("bytes, 128 MiB", &reqs, 128 * MIB),
-        ("bytes, 1 GiB", &reqs, 1024 * MIB),
-        ("objects, 4897", &objs, 4897),
-        ("objects, 25000", &objs, 25_000),
-    ] {
-        let mut p: Box<dyn Policy> = build(&spec.parse().unwrap(), capacity).unwrap();
-        let mut ev = Vec::new();
-        let passes = 50;
-        let mut hits = 0u64;
-        let cpu0 = thread_cpu_ns();
-        let t = Instant::now();
-        for _ in 0..passes {
-            for r in reqs.iter() {
-                ev.clear();
-                hits += p.access(r, &mut ev) as u64;
-            }
-        }
-        let secs = t.elapsed().as_secs_f64();
-        let cpu = cpu0.zip(thread_cpu_ns()).map(|(a, b)| (b - a) as f64 / 1e9);
-        let n = (passes * reqs.len()) as f64;
-        println!(
-            "{spec} {what}: {:.1} M requests/s wall, {} on CPU (hit ratio {:.3})",
-            n / secs / 1e6,
-            cpu.map_or("?".to_string(), |c| format!(
-                "{:.1} M requests/s ({:.1} ns/request)",
-                n / c / 1e6,
-                c * 1e9 / n
-            )),
-            hits as f64 / n
-        );
-    }
-}
-
-/// Nanoseconds this thread has spent on a CPU, from `/proc/thread-self/schedstat`.
-fn thread_cpu_ns() -> Option<u64> {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
 }
