@@ -27,6 +27,35 @@ pub enum Command {
     Link(crate::link::LinkArgs),
     /// Run a simulated origin alone: a synthetic catalog with service times and scheduled faults.
     Origin(OriginArgs),
+    /// Run a scenario end to end (origins, links, edges, viewers) and write a run folder; with no file, a built-in quickstart.
+    Run(RunArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The scenario file (TOML); the built-in quickstart when absent.
+    pub scenario: Option<PathBuf>,
+    /// The run folder to write (default `results/<name>/<UTC time>/`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Overrides the scenario's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Overrides the measured duration (`30s`).
+    #[arg(long)]
+    pub duration: Option<String>,
+    /// Overrides the total request rate at the start (requests per second); phases scale with it.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Validate the scenario and print it resolved (defaults filled in); start nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also write the sequence of requests, in the order they were sent, as `trace.oracleGeneral.bin` in the run folder (for `cdnlab simulate`).
+    #[arg(long)]
+    pub export_trace: bool,
+    /// No live progress, even on a terminal.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 #[derive(Args, Debug)]

@@ -4,6 +4,8 @@ mod cli;
 mod edge;
 mod link;
 mod origin;
+mod run;
+mod scenario;
 mod signals;
 mod simulate;
 
@@ -29,6 +31,7 @@ fn main() -> ExitCode {
         cli::Command::Edge(a) => edge::run(a),
         cli::Command::Link(a) => link::run(a),
         cli::Command::Origin(a) => origin::run(a),
+        cli::Command::Run(a) => run::run(a),
         cli::Command::Policies => {
             for p in cache::REGISTRY {
                 let params = if p.params.is_empty() {

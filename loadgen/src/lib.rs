@@ -1,1 +1,6 @@
-//! The open-loop load generator: not built yet (see issue 5); the crate exists so the workspace has its final shape.
+//! The open-loop load generator: viewers in regions that send requests at scheduled instants,
+//! check every body, and measure latency from the scheduled instant into HDR histograms.
+
+pub mod spec;
+
+pub use spec::{Arrival, MixEntry, Mode, Phase, Popularity, WorkloadSpec};
