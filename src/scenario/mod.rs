@@ -1,8 +1,9 @@
 //! A scenario file: parsed whole into raw types, validated in one place into a [`Scenario`];
-#![allow(dead_code)] // until the runner uses every field (this session)
 //! every error names the file, the line and the key. Each section is owned by the crate that
 //! consumes it (the edge's config, the origin's, the world's, the workload's); this module
 //! composes them and checks the cross-references (sites, origins, PoPs, parents, regions).
+
+#![allow(dead_code)] // until the runner uses every field
 
 use std::time::Duration;
 
