@@ -1,6 +1,14 @@
 //! The open-loop load generator: viewers in regions that send requests at scheduled instants,
 //! check every body, and measure latency from the scheduled instant into HDR histograms.
 
+pub mod check;
+pub mod engine;
+pub mod picker;
+pub mod schedule;
 pub mod spec;
+pub mod stats;
 
+pub use check::{CatalogClass, Checker, Verdict};
+pub use engine::{Live, Loadgen, Plan, RegionPlan, RegionReport, Report, Second, Sent};
 pub use spec::{Arrival, MixEntry, Mode, Phase, Popularity, WorkloadSpec};
+pub use stats::{Bucket, CacheKind, Counters, Figures, Percentiles};

@@ -44,7 +44,7 @@
 
 mod schedule;
 mod spec;
-mod timer;
+pub mod timer;
 
 pub use schedule::{Delivery, Schedule, SEGMENT};
 pub use spec::{

@@ -18,14 +18,14 @@ use std::thread::Thread;
 use std::time::Instant;
 
 /// Sleeps until `deadline`, returning at once if it has passed.
-pub(crate) fn sleep_until(deadline: tokio::time::Instant) -> Sleep {
+pub fn sleep_until(deadline: tokio::time::Instant) -> Sleep {
     Sleep {
         deadline: deadline.into_std(),
         entry: None,
     }
 }
 
-pub(crate) struct Sleep {
+pub struct Sleep {
     deadline: Instant,
     entry: Option<Arc<Entry>>,
 }

@@ -1,0 +1,667 @@
+//! The viewers at work: per region, a dispatcher that hands each request to a connection at
+//! its scheduled instant (open loop) or virtual viewers that wait and think (closed loop),
+//! connection slots that send over keep-alive HTTP/1.1, and the recording of every outcome.
+//!
+//! Open loop, without coordinated omission (as wrk2 and oha do): request `i` of a region is
+//! due at an instant fixed in advance by the arrival process; it goes to the most recently
+//! idle connection, or to a new one while the region is below its connection limit, or else
+//! waits in the region's queue. Latency is measured from the due instant, so queueing behind
+//! a slow edge counts; the service time from the actual send is kept apart, and so is the lag
+//! between the two. Requests still queued when the run ends are counted as unsent.
+
+use crate::check::{CatalogClass, Checker, Verdict};
+use crate::picker::Picker;
+use crate::schedule::{Arrivals, RateCurve};
+use crate::spec::{Mode, WorkloadSpec};
+use crate::stats::{histogram, Bucket, CacheKind, Counters, Failure, Outcome, MAX_MICROS};
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+use http::header::HOST;
+use http::{HeaderValue, Request};
+use http_body_util::{BodyExt, Empty};
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+use rand::Rng;
+use sim::dist::{mix64, SplitMix64};
+use std::collections::VecDeque;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::net::TcpSocket;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use xxhash_rust::xxh3::Xxh3;
+
+/// One region's viewers.
+#[derive(Debug, Clone)]
+pub struct RegionPlan {
+    pub name: String,
+    /// Share of the total rate (or of the closed-loop viewers).
+    pub share: f64,
+    /// Index of the PoP it sends to (for per-PoP figures).
+    pub pop: usize,
+    /// Where its connections go: the region's link to its PoP, or the PoP itself.
+    pub target: SocketAddr,
+    /// The source address its connections bind (the edge sees it when there is no link).
+    pub source: Option<IpAddr>,
+    pub connections: usize,
+    /// Close a connection after this many requests (0: never).
+    pub requests_per_connection: u64,
+}
+
+/// Everything a run of the generator needs.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub seed: u64,
+    pub warmup: Duration,
+    pub duration: Duration,
+    pub workload: WorkloadSpec,
+    /// The catalog class of each mix entry, in the mix's order.
+    pub catalog: Vec<CatalogClass>,
+    pub regions: Vec<RegionPlan>,
+    /// `Host` of every request.
+    pub host: String,
+    /// A request with no complete response by then fails as a timeout.
+    pub request_timeout: Duration,
+    pub connect_timeout: Duration,
+    /// Keep the sequence of requests in the order they were sent (for exporting a trace).
+    pub record_sequence: bool,
+}
+
+/// One request of the recorded sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sent {
+    /// Order of sending across the whole run.
+    pub ticket: u64,
+    pub region: u32,
+    pub entry: u32,
+    pub index: u64,
+    /// Scheduled instant, microseconds since traffic began.
+    pub scheduled_us: u64,
+}
+
+/// What one region measured.
+#[derive(Debug, Clone)]
+pub struct RegionReport {
+    /// The measured period.
+    pub total: Bucket,
+    /// Requests due during the warm-up.
+    pub warmup: Counters,
+    /// Per mix entry, measured period.
+    pub classes: Vec<Bucket>,
+    /// Per phase (0: before the first phase), measured period.
+    pub phases: Vec<Bucket>,
+    /// Per second since traffic began (warm-up included), by scheduled instant.
+    pub seconds: Vec<Second>,
+}
+
+/// One second of one region.
+#[derive(Debug, Clone)]
+pub struct Second {
+    pub counters: Counters,
+    /// Latency (scheduled → last byte), 2 significant digits.
+    pub latency: Histogram<u64>,
+}
+
+/// Everything the generator measured.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub regions: Vec<RegionReport>,
+    /// In sending order; empty unless the plan asked for it.
+    pub sequence: Vec<Sent>,
+    /// When traffic began.
+    pub start: Instant,
+}
+
+/// A live view for progress displays.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Live {
+    pub elapsed: Duration,
+    /// Requests finished so far (warm-up included).
+    pub finished: u64,
+    pub hits: u64,
+    pub answered: u64,
+    pub errors: u64,
+    /// Latency p99 of the last whole second, in milliseconds.
+    pub p99_ms: f64,
+    /// Requests finished during the last whole second.
+    pub last_second: u64,
+}
+
+#[derive(Debug)]
+struct Job {
+    scheduled: Instant,
+    entry: u32,
+    index: u64,
+}
+
+struct Recorder {
+    report: RegionReport,
+}
+
+struct Pool {
+    /// Slots waiting for a job, most recently idle last.
+    idle: Vec<usize>,
+    slots: Vec<mpsc::UnboundedSender<Job>>,
+    queue: VecDeque<Job>,
+    closed: bool,
+}
+
+struct Region {
+    index: u32,
+    plan: RegionPlan,
+    stats: Mutex<Recorder>,
+    pool: Mutex<Pool>,
+}
+
+struct Shared {
+    plan: Plan,
+    start: Instant,
+    checker: Checker,
+    host: HeaderValue,
+    /// Phase boundaries, seconds since traffic began.
+    phase_starts: Vec<f64>,
+    regions: Vec<Arc<Region>>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    tickets: AtomicU64,
+    sequence: Mutex<Vec<Sent>>,
+    /// Set by [`Loadgen::stop`]: no more requests are scheduled.
+    stopping: AtomicBool,
+}
+
+/// A running generator.
+pub struct Loadgen {
+    shared: Arc<Shared>,
+    drivers: Vec<JoinHandle<()>>,
+}
+
+impl Loadgen {
+    /// Starts every region's viewers on the current tokio runtime; traffic begins at `start`
+    /// (which may be a little in the future, so that every region starts together).
+    pub fn start(plan: Plan, start: Instant) -> io::Result<Loadgen> {
+        let host = HeaderValue::from_str(&plan.host)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let warmup = plan.warmup.as_secs_f64();
+        let phase_starts = plan
+            .workload
+            .phases
+            .iter()
+            .map(|p| warmup + p.at.as_secs_f64())
+            .collect();
+        let total = plan.warmup + plan.duration;
+        let seconds = total.as_secs() as usize + (total.subsec_nanos() > 0) as usize;
+        let regions = plan
+            .regions
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                Arc::new(Region {
+                    index: i as u32,
+                    plan: r.clone(),
+                    stats: Mutex::new(Recorder {
+                        report: RegionReport {
+                            total: Bucket::new(3),
+                            warmup: Counters::default(),
+                            classes: plan.workload.mix.iter().map(|_| Bucket::new(3)).collect(),
+                            phases: (0..=plan.workload.phases.len())
+                                .map(|_| Bucket::new(3))
+                                .collect(),
+                            seconds: (0..seconds)
+                                .map(|_| Second {
+                                    counters: Counters::default(),
+                                    latency: histogram(2),
+                                })
+                                .collect(),
+                        },
+                    }),
+                    pool: Mutex::new(Pool {
+                        idle: Vec::new(),
+                        slots: Vec::new(),
+                        queue: VecDeque::new(),
+                        closed: false,
+                    }),
+                })
+            })
+            .collect();
+        let shared = Arc::new(Shared {
+            checker: Checker::new(plan.catalog.clone()),
+            plan,
+            start,
+            host,
+            phase_starts,
+            regions,
+            tasks: Mutex::new(Vec::new()),
+            tickets: AtomicU64::new(0),
+            sequence: Mutex::new(Vec::new()),
+            stopping: AtomicBool::new(false),
+        });
+        let counts: Vec<u64> = shared
+            .plan
+            .catalog
+            .iter()
+            .map(|c| c.class.objects)
+            .collect();
+        let drivers = shared
+            .regions
+            .iter()
+            .map(|r| {
+                let picker = Picker::new(&shared.plan.workload.mix, &counts);
+                match shared.plan.workload.mode {
+                    Mode::Open => tokio::spawn(dispatch(shared.clone(), r.clone(), picker)),
+                    Mode::Closed {
+                        viewers,
+                        think_time,
+                    } => tokio::spawn(closed_loop(
+                        shared.clone(),
+                        r.clone(),
+                        picker,
+                        viewers,
+                        think_time,
+                    )),
+                }
+            })
+            .collect();
+        Ok(Loadgen { shared, drivers })
+    }
+
+    /// Stops scheduling requests (an interrupted run); [`Loadgen::finish`] then returns soon,
+    /// once the requests in flight are done.
+    pub fn stop(&self) {
+        self.shared.stopping.store(true, Relaxed);
+    }
+
+    /// A snapshot for a progress display.
+    pub fn live(&self) -> Live {
+        let elapsed = self.shared.start.elapsed();
+        let mut live = Live {
+            elapsed,
+            ..Live::default()
+        };
+        let last = (elapsed.as_secs() as usize).checked_sub(1);
+        let mut p99 = histogram(2);
+        for r in &self.shared.regions {
+            let s = r.stats.lock().unwrap();
+            let mut c = s.report.total.counters;
+            c.merge(&s.report.warmup);
+            live.finished += c.requests;
+            live.hits += c.hits;
+            live.answered += c.requests - c.transport_errors - c.timeouts;
+            live.errors += c.errors;
+            if let Some(sec) = last.and_then(|i| s.report.seconds.get(i)) {
+                live.last_second += sec.counters.requests;
+                let _ = p99.add(&sec.latency);
+            }
+        }
+        if !p99.is_empty() {
+            live.p99_ms = p99.value_at_quantile(0.99) as f64 / 1000.0;
+        }
+        live
+    }
+
+    /// Waits until every request due has been sent and answered (or has failed), then returns
+    /// what was measured.
+    pub async fn finish(self) -> Report {
+        for d in self.drivers {
+            let _ = d.await;
+        }
+        // The schedule is over: what is still queued was never sent.
+        for r in &self.shared.regions {
+            let queued: Vec<Job> = {
+                let mut p = r.pool.lock().unwrap();
+                p.closed = true;
+                p.slots.clear();
+                p.queue.drain(..).collect()
+            };
+            for job in queued {
+                self.shared.record_unsent(r, &job);
+            }
+        }
+        let tasks = std::mem::take(&mut *self.shared.tasks.lock().unwrap());
+        for t in tasks {
+            let _ = t.await;
+        }
+        let regions = self
+            .shared
+            .regions
+            .iter()
+            .map(|r| r.stats.lock().unwrap().report.clone())
+            .collect();
+        let mut sequence = std::mem::take(&mut *self.shared.sequence.lock().unwrap());
+        sequence.sort_unstable_by_key(|s| s.ticket);
+        Report {
+            regions,
+            sequence,
+            start: self.shared.start,
+        }
+    }
+}
+
+impl Shared {
+    fn end(&self) -> f64 {
+        (self.plan.warmup + self.plan.duration).as_secs_f64()
+    }
+
+    fn rng(&self, region: u32, stream: u64) -> SplitMix64 {
+        SplitMix64::new(mix64(
+            self.plan.seed ^ mix64(u64::from(region) + 1) ^ mix64(stream.wrapping_mul(0x9E37)),
+        ))
+    }
+
+    fn record(&self, region: &Region, job: &Job, o: &Outcome) {
+        let t = job
+            .scheduled
+            .saturating_duration_since(self.start)
+            .as_secs_f64();
+        let warmup = self.plan.warmup.as_secs_f64();
+        let mut s = region.stats.lock().unwrap();
+        let rep = &mut s.report;
+        if let Some(sec) = rep.seconds.get_mut(t as usize) {
+            sec.counters.add(o);
+            if let (None, Some(l)) = (o.failure, o.latency) {
+                sec.latency.saturating_record(l.clamp(1, MAX_MICROS));
+            }
+        }
+        if t < warmup {
+            rep.warmup.add(o);
+            return;
+        }
+        rep.total.add(o);
+        rep.classes[job.entry as usize].add(o);
+        let phase = self.phase_starts.partition_point(|&p| p <= t);
+        rep.phases[phase].add(o);
+    }
+
+    fn record_unsent(&self, region: &Region, job: &Job) {
+        let t = job
+            .scheduled
+            .saturating_duration_since(self.start)
+            .as_secs_f64();
+        let mut s = region.stats.lock().unwrap();
+        let rep = &mut s.report;
+        if let Some(sec) = rep.seconds.get_mut(t as usize) {
+            sec.counters.unsent += 1;
+        }
+        if t < self.plan.warmup.as_secs_f64() {
+            rep.warmup.unsent += 1;
+        } else {
+            rep.total.counters.unsent += 1;
+            rep.classes[job.entry as usize].counters.unsent += 1;
+            let phase = self.phase_starts.partition_point(|&p| p <= t);
+            rep.phases[phase].counters.unsent += 1;
+        }
+    }
+}
+
+/// Open loop: hands each request of the region to a connection at its scheduled instant.
+async fn dispatch(shared: Arc<Shared>, region: Arc<Region>, picker: Picker) {
+    let mut times = shared.rng(region.index, 1);
+    let mut objects = shared.rng(region.index, 2);
+    let w = &shared.plan.workload;
+    let curve = RateCurve::new(w.rate, &w.phases, shared.plan.warmup.as_secs_f64());
+    let phase = times.random::<f64>();
+    let mut arrivals = Arrivals::new(curve, region.plan.share, w.arrival, phase);
+    let end = shared.end();
+    while let Some(t) = arrivals.next(&mut times) {
+        if t >= end || shared.stopping.load(Relaxed) {
+            break;
+        }
+        let at = shared.start + Duration::from_secs_f64(t);
+        if at > Instant::now() {
+            sim::link::timer::sleep_until(at.into()).await;
+        }
+        let (entry, index) = picker.pick(&mut objects);
+        let job = Job {
+            scheduled: at,
+            entry: entry as u32,
+            index,
+        };
+        hand_over(&shared, &region, job);
+    }
+}
+
+/// Gives a job to an idle connection slot, a new slot, or the queue.
+fn hand_over(shared: &Arc<Shared>, region: &Arc<Region>, job: Job) {
+    let mut p = region.pool.lock().unwrap();
+    if p.closed {
+        drop(p);
+        shared.record_unsent(region, &job);
+        return;
+    }
+    if let Some(i) = p.idle.pop() {
+        // An idle slot is parked on its receiver, which lives as long as the slot.
+        let _ = p.slots[i].send(job);
+        return;
+    }
+    if p.slots.len() < region.plan.connections.max(1) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let i = p.slots.len();
+        p.slots.push(tx);
+        drop(p);
+        let task = tokio::spawn(slot(shared.clone(), region.clone(), i, rx, job));
+        shared.tasks.lock().unwrap().push(task);
+        return;
+    }
+    p.queue.push_back(job);
+}
+
+/// One connection slot: runs jobs one after another on its (re)opened connection.
+async fn slot(
+    shared: Arc<Shared>,
+    region: Arc<Region>,
+    i: usize,
+    mut rx: mpsc::UnboundedReceiver<Job>,
+    first: Job,
+) {
+    let mut conn = Connection::default();
+    let mut job = first;
+    loop {
+        let o = conn.execute(&shared, &region, &job).await;
+        shared.record(&region, &job, &o);
+        let next = {
+            let mut p = region.pool.lock().unwrap();
+            match p.queue.pop_front() {
+                Some(j) => Some(j),
+                None => {
+                    p.idle.push(i);
+                    None
+                }
+            }
+        };
+        job = match next {
+            Some(j) => j,
+            None => match rx.recv().await {
+                Some(j) => j,
+                None => return,
+            },
+        };
+    }
+}
+
+/// Closed loop: `viewers` (split by share) each send, wait for the answer, think, repeat.
+async fn closed_loop(
+    shared: Arc<Shared>,
+    region: Arc<Region>,
+    picker: Picker,
+    viewers: usize,
+    think: Duration,
+) {
+    let n = ((viewers as f64 * region.plan.share).round() as usize).max(1);
+    let picker = Arc::new(picker);
+    let end = shared.start + Duration::from_secs_f64(shared.end());
+    let mut handles = Vec::with_capacity(n);
+    for v in 0..n {
+        let (shared, region, picker) = (shared.clone(), region.clone(), picker.clone());
+        handles.push(tokio::spawn(async move {
+            let mut objects = shared.rng(region.index, 16 + v as u64);
+            let mut conn = Connection::default();
+            sim::link::timer::sleep_until(shared.start.into()).await;
+            loop {
+                let now = Instant::now();
+                if now >= end || shared.stopping.load(Relaxed) {
+                    return;
+                }
+                let (entry, index) = picker.pick(&mut objects);
+                let job = Job {
+                    scheduled: now,
+                    entry: entry as u32,
+                    index,
+                };
+                let o = conn.execute(&shared, &region, &job).await;
+                shared.record(&region, &job, &o);
+                if !think.is_zero() {
+                    sim::link::timer::sleep_until((Instant::now() + think).into()).await;
+                }
+            }
+        }));
+    }
+    for h in handles {
+        let _ = h.await;
+    }
+}
+
+/// A slot's connection: opened on demand, closed after its quota of requests or an error.
+#[derive(Default)]
+struct Connection {
+    sender: Option<http1::SendRequest<Empty<Bytes>>>,
+    used: u64,
+}
+
+impl Connection {
+    async fn open(&mut self, shared: &Shared, region: &Region) -> io::Result<()> {
+        let plan = &region.plan;
+        let socket = if plan.target.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        if let Some(src) = plan.source {
+            socket.bind(SocketAddr::new(src, 0))?;
+        }
+        socket.set_nodelay(true)?;
+        let stream = tokio::time::timeout(shared.plan.connect_timeout, socket.connect(plan.target))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timeout"))??;
+        let (sender, conn) = http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(io::Error::other)?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        self.sender = Some(sender);
+        self.used = 0;
+        Ok(())
+    }
+
+    async fn execute(&mut self, shared: &Shared, region: &Region, job: &Job) -> Outcome {
+        let sent = Instant::now();
+        let mut o = Outcome {
+            send_lag: micros(sent.saturating_duration_since(job.scheduled)),
+            ttfb: None,
+            latency: None,
+            service: None,
+            status: 0,
+            kind: CacheKind::Unknown,
+            body_bytes: 0,
+            failure: None,
+            stale: false,
+            new_connection: false,
+        };
+        let timeout = shared.plan.request_timeout;
+        let result =
+            tokio::time::timeout(timeout, self.exchange(shared, region, job, &mut o)).await;
+        let done = Instant::now();
+        match result {
+            Err(_) => {
+                o.failure = Some(Failure::Timeout);
+                self.sender = None;
+            }
+            Ok(Err(_)) => {
+                o.failure = Some(Failure::Transport);
+                self.sender = None;
+            }
+            Ok(Ok(digest)) => {
+                o.latency = Some(micros(done.saturating_duration_since(job.scheduled)));
+                o.service = Some(micros(done.saturating_duration_since(sent)));
+                if o.status == 200 {
+                    match shared.checker.judge(
+                        job.entry as usize,
+                        job.index,
+                        o.body_bytes,
+                        digest,
+                        sent,
+                        done,
+                    ) {
+                        Verdict::Current => {}
+                        Verdict::Stale => o.stale = true,
+                        Verdict::Corrupt => o.failure = Some(Failure::Integrity),
+                    }
+                } else if o.status != 304 {
+                    o.failure = Some(Failure::Status);
+                }
+            }
+        }
+        let quota = region.plan.requests_per_connection;
+        if quota > 0 && self.used >= quota {
+            self.sender = None;
+        }
+        o
+    }
+
+    /// Sends the request and reads the whole response; returns the body's xxh3-64.
+    async fn exchange(
+        &mut self,
+        shared: &Shared,
+        region: &Region,
+        job: &Job,
+        o: &mut Outcome,
+    ) -> Result<u64, Box<dyn std::error::Error + Send + Sync>> {
+        if let Some(s) = &mut self.sender {
+            if s.ready().await.is_err() {
+                self.sender = None;
+            }
+        }
+        if self.sender.is_none() {
+            self.open(shared, region).await?;
+            o.new_connection = true;
+        }
+        let class = shared.checker.class(job.entry as usize);
+        let path = class.path(job.index);
+        if shared.plan.record_sequence {
+            let ticket = shared.tickets.fetch_add(1, Relaxed);
+            shared.sequence.lock().unwrap().push(Sent {
+                ticket,
+                region: region.index,
+                entry: job.entry,
+                index: job.index,
+                scheduled_us: micros(job.scheduled.saturating_duration_since(shared.start)),
+            });
+        }
+        let mut req = Request::get(path).body(Empty::<Bytes>::new())?;
+        req.headers_mut().insert(HOST, shared.host.clone());
+        let sender = self.sender.as_mut().expect("opened above");
+        self.used += 1;
+        let resp = sender.send_request(req).await?;
+        o.ttfb = Some(micros(
+            Instant::now().saturating_duration_since(job.scheduled),
+        ));
+        o.status = resp.status().as_u16();
+        if let Some(v) = resp.headers().get("x-cache") {
+            o.kind = CacheKind::parse(v.as_bytes());
+        }
+        let mut body = resp.into_body();
+        let mut hash = Xxh3::new();
+        while let Some(frame) = body.frame().await {
+            if let Ok(data) = frame?.into_data() {
+                hash.update(&data);
+                o.body_bytes += data.len() as u64;
+            }
+        }
+        Ok(hash.digest())
+    }
+}
+
+fn micros(d: Duration) -> u64 {
+    d.as_micros().min(u128::from(u64::MAX)) as u64
+}
