@@ -55,7 +55,7 @@ pub enum Verdict {
 /// Checks bodies against the catalog; shared by all viewers.
 pub struct Checker {
     classes: Vec<CatalogClass>,
-    digests: Mutex<FxHashMap<(usize, u64, u64), u64>>,
+    digests: Mutex<FxHashMap<(usize, u64, u64, u64), u64>>,
 }
 
 impl Checker {
@@ -70,13 +70,14 @@ impl Checker {
         &self.classes[entry]
     }
 
-    fn expected(&self, entry: usize, index: u64, version: u64, size: u64) -> u64 {
+    fn expected(&self, entry: usize, index: u64, version: u64, (offset, len): (u64, u64)) -> u64 {
         let c = &self.classes[entry];
-        let compute = || content::digest(c.origin_seed, &c.path(index), version, size);
-        if size < CACHE_DIGESTS_FROM {
+        let compute =
+            || content::digest_range(c.origin_seed, &c.path(index), version, offset, len);
+        if len < CACHE_DIGESTS_FROM {
             return compute();
         }
-        let key = (entry, index, version);
+        let key = (entry, index, version, offset);
         if let Some(&d) = self.digests.lock().unwrap().get(&key) {
             return d;
         }
@@ -85,21 +86,24 @@ impl Checker {
         d
     }
 
-    /// Judges a whole body of `len` bytes with xxh3-64 `digest`, received for object `index`
-    /// of mix entry `entry`, sent at `sent` and finished at `done`: the version current at
-    /// either instant is current (it may change while the request is in flight).
+    /// Judges a body of `len` bytes with xxh3-64 `digest`, received for object `index` of
+    /// mix entry `entry` — the whole object, or the `(offset, length)` of a range response —
+    /// sent at `sent` and finished at `done`: the version current at either instant is
+    /// current (it may change while the request is in flight).
+    #[allow(clippy::too_many_arguments)]
     pub fn judge(
         &self,
         entry: usize,
         index: u64,
+        range: Option<(u64, u64)>,
         len: u64,
         digest: u64,
         sent: Instant,
         done: Instant,
     ) -> Verdict {
         let c = &self.classes[entry];
-        let size = c.size(index);
-        if len != size {
+        let size = range.unwrap_or((0, c.size(index)));
+        if len != size.1 {
             return Verdict::Corrupt;
         }
         let newest = c.version_at(index, done);
@@ -146,7 +150,16 @@ mod tests {
         let now = Instant::now();
         let v = c.version_at(3, now);
         assert!(v >= 3);
-        let judge = |b: &[u8]| checker.judge(0, 3, b.len() as u64, xxh3_64(b), now, now);
+        let judge = |b: &[u8]| checker.judge(0, 3, None, b.len() as u64, xxh3_64(b), now, now);
+        let whole = body(&c, 3, v);
+        assert_eq!(
+            checker.judge(0, 3, Some((1000, 5000)), 5000, xxh3_64(&whole[1000..6000]), now, now),
+            Verdict::Current
+        );
+        assert_eq!(
+            checker.judge(0, 3, Some((1000, 5000)), 5000, xxh3_64(&whole[1001..6001]), now, now),
+            Verdict::Corrupt
+        );
         assert_eq!(judge(&body(&c, 3, v)), Verdict::Current);
         assert_eq!(judge(&body(&c, 3, v - 1)), Verdict::Stale);
         let mut bad = body(&c, 3, v);

@@ -16,7 +16,7 @@ use crate::spec::{Mode, WorkloadSpec};
 use crate::stats::{histogram, Bucket, CacheKind, Counters, Failure, Outcome, MAX_MICROS};
 use bytes::Bytes;
 use hdrhistogram::Histogram;
-use http::header::HOST;
+use http::header::{CONTENT_RANGE, HOST, RANGE};
 use http::{HeaderValue, Request};
 use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1;
@@ -135,6 +135,28 @@ struct Job {
     scheduled: Instant,
     entry: u32,
     index: u64,
+    /// `(offset, length)` of the byte range asked for, if any.
+    range: Option<(u64, u64)>,
+}
+
+impl Job {
+    /// The next request of a region: an object, and a chunk of it for a mix entry that asks
+    /// for ranges.
+    fn pick(shared: &Shared, picker: &Picker, rng: &mut SplitMix64, scheduled: Instant) -> Job {
+        let (entry, index) = picker.pick(rng);
+        let range = shared.plan.workload.mix[entry].range.map(|chunk| {
+            let size = shared.checker.class(entry).size(index);
+            let chunks = size.div_ceil(chunk).max(1);
+            let offset = rng.random_range(0..chunks) * chunk;
+            (offset, chunk.min(size - offset.min(size)))
+        });
+        Job {
+            scheduled,
+            entry: entry as u32,
+            index,
+            range,
+        }
+    }
 }
 
 struct Recorder {
@@ -343,6 +365,15 @@ impl Shared {
         (self.plan.warmup + self.plan.duration).as_secs_f64()
     }
 
+    /// Whose sequence of objects a region draws: its own, or region 0's for all.
+    fn object_stream(&self, region: &Region) -> u32 {
+        if self.plan.workload.same_sequence {
+            0
+        } else {
+            region.index
+        }
+    }
+
     fn rng(&self, region: u32, stream: u64) -> SplitMix64 {
         SplitMix64::new(mix64(
             self.plan.seed ^ mix64(u64::from(region) + 1) ^ mix64(stream.wrapping_mul(0x9E37)),
@@ -397,7 +428,7 @@ impl Shared {
 /// Open loop: hands each request of the region to a connection at its scheduled instant.
 async fn dispatch(shared: Arc<Shared>, region: Arc<Region>, picker: Picker) {
     let mut times = shared.rng(region.index, 1);
-    let mut objects = shared.rng(region.index, 2);
+    let mut objects = shared.rng(shared.object_stream(&region), 2);
     let w = &shared.plan.workload;
     let curve = RateCurve::new(w.rate, &w.phases, shared.plan.warmup.as_secs_f64());
     let phase = times.random::<f64>();
@@ -411,12 +442,7 @@ async fn dispatch(shared: Arc<Shared>, region: Arc<Region>, picker: Picker) {
         if at > Instant::now() {
             sim::link::timer::sleep_until(at.into()).await;
         }
-        let (entry, index) = picker.pick(&mut objects);
-        let job = Job {
-            scheduled: at,
-            entry: entry as u32,
-            index,
-        };
+        let job = Job::pick(&shared, &picker, &mut objects, at);
         hand_over(&shared, &region, job);
     }
 }
@@ -494,7 +520,7 @@ async fn closed_loop(
     for v in 0..n {
         let (shared, region, picker) = (shared.clone(), region.clone(), picker.clone());
         handles.push(tokio::spawn(async move {
-            let mut objects = shared.rng(region.index, 16 + v as u64);
+            let mut objects = shared.rng(shared.object_stream(&region), 16 + v as u64);
             let mut conn = Connection::default();
             sim::link::timer::sleep_until(shared.start.into()).await;
             loop {
@@ -502,12 +528,7 @@ async fn closed_loop(
                 if now >= end || shared.stopping.load(Relaxed) {
                     return;
                 }
-                let (entry, index) = picker.pick(&mut objects);
-                let job = Job {
-                    scheduled: now,
-                    entry: entry as u32,
-                    index,
-                };
+                let job = Job::pick(&shared, &picker, &mut objects, now);
                 let o = conn.execute(&shared, &region, &job).await;
                 shared.record(&region, &job, &o);
                 if !think.is_zero() {
@@ -581,13 +602,21 @@ impl Connection {
                 o.failure = Some(Failure::Transport);
                 self.sender = None;
             }
-            Ok(Ok(digest)) => {
+            Ok(Ok((digest, content_range))) => {
                 o.latency = Some(micros(done.saturating_duration_since(job.scheduled)));
                 o.service = Some(micros(done.saturating_duration_since(sent)));
-                if o.status == 200 {
+                // A 206 must be the range asked for; a 200 (a server may ignore Range) the
+                // whole object.
+                let range = match (o.status, job.range, content_range) {
+                    (206, Some(asked), Some((first, _))) if first == asked.0 => Some(asked),
+                    (206, _, _) => Some((u64::MAX, u64::MAX)),
+                    _ => None,
+                };
+                if o.status == 200 || o.status == 206 {
                     match shared.checker.judge(
                         job.entry as usize,
                         job.index,
+                        range,
                         o.body_bytes,
                         digest,
                         sent,
@@ -609,14 +638,15 @@ impl Connection {
         o
     }
 
-    /// Sends the request and reads the whole response; returns the body's xxh3-64.
+    /// Sends the request and reads the whole response; returns the body's xxh3-64 and the
+    /// first and last byte positions of a `Content-Range`.
     async fn exchange(
         &mut self,
         shared: &Shared,
         region: &Region,
         job: &Job,
         o: &mut Outcome,
-    ) -> Result<u64, Box<dyn std::error::Error + Send + Sync>> {
+    ) -> Result<(u64, Option<(u64, u64)>), Box<dyn std::error::Error + Send + Sync>> {
         if let Some(s) = &mut self.sender {
             if s.ready().await.is_err() {
                 self.sender = None;
@@ -640,6 +670,11 @@ impl Connection {
         }
         let mut req = Request::get(path).body(Empty::<Bytes>::new())?;
         req.headers_mut().insert(HOST, shared.host.clone());
+        if let Some((offset, len)) = job.range {
+            let v = format!("bytes={}-{}", offset, offset + len.max(1) - 1);
+            req.headers_mut()
+                .insert(RANGE, HeaderValue::from_str(&v).expect("digits and a dash"));
+        }
         let sender = self.sender.as_mut().expect("opened above");
         self.used += 1;
         let resp = sender.send_request(req).await?;
@@ -650,6 +685,10 @@ impl Connection {
         if let Some(v) = resp.headers().get("x-cache") {
             o.kind = CacheKind::parse(v.as_bytes());
         }
+        let content_range = resp
+            .headers()
+            .get(CONTENT_RANGE)
+            .and_then(|v| parse_content_range(v.as_bytes()));
         let mut body = resp.into_body();
         let mut hash = Xxh3::new();
         while let Some(frame) = body.frame().await {
@@ -658,8 +697,16 @@ impl Connection {
                 o.body_bytes += data.len() as u64;
             }
         }
-        Ok(hash.digest())
+        Ok((hash.digest(), content_range))
     }
+}
+
+/// `bytes first-last/size` → `(first, last)`.
+fn parse_content_range(v: &[u8]) -> Option<(u64, u64)> {
+    let s = std::str::from_utf8(v).ok()?.strip_prefix("bytes ")?;
+    let (range, _size) = s.split_once('/')?;
+    let (a, b) = range.split_once('-')?;
+    Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
 }
 
 fn micros(d: Duration) -> u64 {

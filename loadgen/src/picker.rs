@@ -78,6 +78,7 @@ mod tests {
             class: "/c/".into(),
             share,
             popularity,
+            range: None,
         }
     }
 

@@ -30,6 +30,9 @@ pub struct MixEntry {
     /// Share of requests (the mix's shares sum to 1).
     pub share: f64,
     pub popularity: Popularity,
+    /// Ask for byte ranges of this many bytes instead of whole objects (video segments): a
+    /// request names one chunk of its object, chosen uniformly, with `Range: bytes=a-b`.
+    pub range: Option<u64>,
 }
 
 /// A change of the total rate: from `at` (counted from the start of the measured period),
@@ -63,4 +66,7 @@ pub struct WorkloadSpec {
     /// In order of `at`.
     pub phases: Vec<Phase>,
     pub mode: Mode,
+    /// Every region draws the same sequence of objects (at its own rate), so that PoPs that
+    /// differ only in configuration see the same traffic (a policy shoot-out).
+    pub same_sequence: bool,
 }

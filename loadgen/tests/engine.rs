@@ -33,9 +33,11 @@ fn plan(o: &RunningOrigin, target: SocketAddr, rate: f64, mode: Mode) -> Plan {
                 class: "/s/".into(),
                 share: 1.0,
                 popularity: Popularity::Zipf { alpha: 0.9 },
+                range: None,
             }],
             phases: vec![],
             mode,
+            same_sequence: false,
         },
         catalog: vec![CatalogClass {
             origin_seed: 3,
@@ -181,4 +183,18 @@ async fn a_saturated_pool_queues_and_latency_counts_the_wait() {
     let p50_latency = r.total.latency.value_at_quantile(0.5);
     assert!(p50_service < 80_000, "service p50 {p50_service} µs");
     assert!(p50_latency > 200_000, "latency p50 {p50_latency} µs");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn range_requests_are_checked_chunk_by_chunk() {
+    // The origin answers ranges itself: every response is a 206 of the chunk asked for.
+    let o = origin("").await;
+    let mut p = plan(&o, o.local_addr(), 200.0, Mode::Open);
+    p.workload.mix[0].range = Some(4096);
+    let rep = Loadgen::start(p, Instant::now()).unwrap().finish().await;
+    let c = rep.regions[0].total.counters;
+    assert!(c.requests > 150, "{c:?}");
+    assert_eq!(c.errors, 0, "{c:?}");
+    // Chunks of 4 KiB of 100 B..20 KiB objects: far fewer bytes than whole objects.
+    assert!(c.bytes <= c.requests * 4096, "{c:?}");
 }
