@@ -66,9 +66,8 @@ fn main() {
         record_sequence: false,
     };
     let t0 = Instant::now();
-    let rep = viewers.block_on(async {
-        Loadgen::start(plan, Instant::now()).unwrap().finish().await
-    });
+    let rep =
+        viewers.block_on(async { Loadgen::start(plan, Instant::now()).unwrap().finish().await });
     let wall = t0.elapsed();
     let f = rep.regions[0].total.figures(secs as f64);
     let cpu = |name: &str| -> f64 {
@@ -79,7 +78,10 @@ fn main() {
             if comm.trim() == name {
                 let st = std::fs::read_to_string(d.join("stat")).unwrap();
                 let rest = &st[st.rfind(')').unwrap() + 1..];
-                let v: Vec<f64> = rest.split_whitespace().map(|x| x.parse().unwrap_or(0.0)).collect();
+                let v: Vec<f64> = rest
+                    .split_whitespace()
+                    .map(|x| x.parse().unwrap_or(0.0))
+                    .collect();
                 t += (v[11] + v[12]) / 100.0;
             }
         }
@@ -95,6 +97,9 @@ fn main() {
     let w = cpu("world");
     println!(
         "cpu: viewers {:.2}s = {:.1} µs/request; origin {:.2}s = {:.1} µs/request",
-        v, v * 1e6 / all as f64, w, w * 1e6 / all as f64
+        v,
+        v * 1e6 / all as f64,
+        w,
+        w * 1e6 / all as f64
     );
 }

@@ -72,8 +72,7 @@ impl Checker {
 
     fn expected(&self, entry: usize, index: u64, version: u64, (offset, len): (u64, u64)) -> u64 {
         let c = &self.classes[entry];
-        let compute =
-            || content::digest_range(c.origin_seed, &c.path(index), version, offset, len);
+        let compute = || content::digest_range(c.origin_seed, &c.path(index), version, offset, len);
         if len < CACHE_DIGESTS_FROM {
             return compute();
         }
@@ -153,11 +152,27 @@ mod tests {
         let judge = |b: &[u8]| checker.judge(0, 3, None, b.len() as u64, xxh3_64(b), now, now);
         let whole = body(&c, 3, v);
         assert_eq!(
-            checker.judge(0, 3, Some((1000, 5000)), 5000, xxh3_64(&whole[1000..6000]), now, now),
+            checker.judge(
+                0,
+                3,
+                Some((1000, 5000)),
+                5000,
+                xxh3_64(&whole[1000..6000]),
+                now,
+                now
+            ),
             Verdict::Current
         );
         assert_eq!(
-            checker.judge(0, 3, Some((1000, 5000)), 5000, xxh3_64(&whole[1001..6001]), now, now),
+            checker.judge(
+                0,
+                3,
+                Some((1000, 5000)),
+                5000,
+                xxh3_64(&whole[1001..6001]),
+                now,
+                now
+            ),
             Verdict::Corrupt
         );
         assert_eq!(judge(&body(&c, 3, v)), Verdict::Current);

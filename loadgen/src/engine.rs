@@ -24,12 +24,15 @@ use hyper_util::rt::TokioIo;
 use rand::Rng;
 use sim::dist::{mix64, SplitMix64};
 use std::collections::VecDeque;
+use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
+use std::task::Context;
 use std::time::{Duration, Instant};
-use tokio::net::TcpSocket;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use xxhash_rust::xxh3::Xxh3;
@@ -542,14 +545,26 @@ async fn closed_loop(
     }
 }
 
+type Driver = http1::Connection<TokioIo<TcpStream>, Empty<Bytes>>;
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// A slot's connection: opened on demand, closed after its quota of requests or an error.
+/// Its driver (hyper's connection future, which does the reading and writing) is polled by
+/// the slot's own task while a request is in flight, not by a task of its own, so a request
+/// costs no wake-ups across tasks.
 #[derive(Default)]
 struct Connection {
     sender: Option<http1::SendRequest<Empty<Bytes>>>,
+    driver: Option<Pin<Box<Driver>>>,
     used: u64,
 }
 
 impl Connection {
+    fn close(&mut self) {
+        self.sender = None;
+        self.driver = None;
+    }
+
     async fn open(&mut self, shared: &Shared, region: &Region) -> io::Result<()> {
         let plan = &region.plan;
         let socket = if plan.target.is_ipv4() {
@@ -564,15 +579,24 @@ impl Connection {
         let stream = tokio::time::timeout(shared.plan.connect_timeout, socket.connect(plan.target))
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timeout"))??;
-        let (sender, conn) = http1::handshake(TokioIo::new(stream))
+        let (sender, driver) = http1::handshake(TokioIo::new(stream))
             .await
             .map_err(io::Error::other)?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
         self.sender = Some(sender);
+        self.driver = Some(Box::pin(driver));
         self.used = 0;
         Ok(())
+    }
+
+    /// Whether the open connection is still usable: its driver has not ended (the peer
+    /// closing an idle keep-alive connection ends it), polled once without waiting.
+    fn still_open(&mut self) -> bool {
+        let Some(driver) = self.driver.as_mut() else {
+            return false;
+        };
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        driver.as_mut().poll(&mut cx).is_pending()
+            && self.sender.as_ref().is_some_and(|s| !s.is_closed())
     }
 
     async fn execute(&mut self, shared: &Shared, region: &Region, job: &Job) -> Outcome {
@@ -596,11 +620,11 @@ impl Connection {
         match result {
             Err(_) => {
                 o.failure = Some(Failure::Timeout);
-                self.sender = None;
+                self.close();
             }
             Ok(Err(_)) => {
                 o.failure = Some(Failure::Transport);
-                self.sender = None;
+                self.close();
             }
             Ok(Ok((digest, content_range))) => {
                 o.latency = Some(micros(done.saturating_duration_since(job.scheduled)));
@@ -633,7 +657,7 @@ impl Connection {
         }
         let quota = region.plan.requests_per_connection;
         if quota > 0 && self.used >= quota {
-            self.sender = None;
+            self.close();
         }
         o
     }
@@ -646,13 +670,9 @@ impl Connection {
         region: &Region,
         job: &Job,
         o: &mut Outcome,
-    ) -> Result<(u64, Option<(u64, u64)>), Box<dyn std::error::Error + Send + Sync>> {
-        if let Some(s) = &mut self.sender {
-            if s.ready().await.is_err() {
-                self.sender = None;
-            }
-        }
-        if self.sender.is_none() {
+    ) -> Result<(u64, Option<(u64, u64)>), BoxError> {
+        if !self.still_open() {
+            self.close();
             self.open(shared, region).await?;
             o.new_connection = true;
         }
@@ -675,30 +695,49 @@ impl Connection {
             req.headers_mut()
                 .insert(RANGE, HeaderValue::from_str(&v).expect("digits and a dash"));
         }
-        let sender = self.sender.as_mut().expect("opened above");
         self.used += 1;
-        let resp = sender.send_request(req).await?;
-        o.ttfb = Some(micros(
-            Instant::now().saturating_duration_since(job.scheduled),
-        ));
-        o.status = resp.status().as_u16();
-        if let Some(v) = resp.headers().get("x-cache") {
-            o.kind = CacheKind::parse(v.as_bytes());
+        let sender = self.sender.as_mut().expect("opened above");
+        let driver = self.driver.as_mut().expect("opened above");
+        let talk = talk(sender, req, job.scheduled, o);
+        tokio::pin!(talk);
+        tokio::select! {
+            biased;
+            r = &mut talk => r,
+            end = driver.as_mut() => Err(match end {
+                Err(e) => e.into(),
+                Ok(()) => "the connection closed before the response was complete".into(),
+            }),
         }
-        let content_range = resp
-            .headers()
-            .get(CONTENT_RANGE)
-            .and_then(|v| parse_content_range(v.as_bytes()));
-        let mut body = resp.into_body();
-        let mut hash = Xxh3::new();
-        while let Some(frame) = body.frame().await {
-            if let Ok(data) = frame?.into_data() {
-                hash.update(&data);
-                o.body_bytes += data.len() as u64;
-            }
-        }
-        Ok((hash.digest(), content_range))
     }
+}
+
+/// One request and its whole response over a ready connection (its driver polled beside).
+async fn talk(
+    sender: &mut http1::SendRequest<Empty<Bytes>>,
+    req: Request<Empty<Bytes>>,
+    scheduled: Instant,
+    o: &mut Outcome,
+) -> Result<(u64, Option<(u64, u64)>), BoxError> {
+    sender.ready().await?;
+    let resp = sender.send_request(req).await?;
+    o.ttfb = Some(micros(Instant::now().saturating_duration_since(scheduled)));
+    o.status = resp.status().as_u16();
+    if let Some(v) = resp.headers().get("x-cache") {
+        o.kind = CacheKind::parse(v.as_bytes());
+    }
+    let content_range = resp
+        .headers()
+        .get(CONTENT_RANGE)
+        .and_then(|v| parse_content_range(v.as_bytes()));
+    let mut body = resp.into_body();
+    let mut hash = Xxh3::new();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            hash.update(&data);
+            o.body_bytes += data.len() as u64;
+        }
+    }
+    Ok((hash.digest(), content_range))
 }
 
 /// `bytes first-last/size` → `(first, last)`.
