@@ -369,14 +369,13 @@ impl RawWorkload {
                         ),
                     ))
                 }
-                many => return Err(src.error(
-                    Some(c.span()),
-                    &key("class"),
-                    format!(
+                many => {
+                    let m = format!(
                         "{want:?} matches several origin classes ({}): write more of the prefix",
                         many.join(", ")
-                    ),
-                )),
+                    );
+                    return Err(src.error(Some(c.span()), &key("class"), m));
+                }
             };
             if let Some(j) = out.iter().position(|o| o.class == class) {
                 return Err(src.error(
