@@ -1049,6 +1049,129 @@ fn validate_limits(src: &Source<'_>, raw: Option<&RawLimits>) -> Result<Limits, 
     })
 }
 
+// ---------------------------------------------------------------------------------------------
+// Writing
+// ---------------------------------------------------------------------------------------------
+
+/// A string as a TOML value (quoted and escaped).
+fn toml_str(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+fn toml_duration(d: Duration) -> String {
+    toml_str(&format_duration(d))
+}
+
+impl Config {
+    /// The whole config as a TOML file, every default written out: the text that
+    /// [`Config::from_str`] turns back into an equal `Config`. For the record of what ran
+    /// (a scenario's resolved file) and for writing configs out.
+    pub fn to_toml(&self) -> String {
+        let mut out = format!(
+            "listen = {}\nadmin_listen = {}\nname = {}\n\n[cache]\n{}",
+            toml_str(&self.listen.to_string()),
+            toml_str(&self.admin_listen.to_string()),
+            toml_str(&self.name),
+            self.cache.to_toml()
+        );
+        for o in &self.origins {
+            out.push_str("\n[[origin]]\n");
+            out.push_str(&o.to_toml());
+        }
+        for b in &self.behaviors {
+            out.push_str("\n[[behavior]]\n");
+            out.push_str(&b.to_toml(&self.origins));
+        }
+        out.push_str("\n[limits]\n");
+        out.push_str(&self.limits.to_toml());
+        out
+    }
+}
+
+// The sections' writers give the body of their table (`key = value` lines, no header), so
+// that a file embedding the edge's tables elsewhere (a scenario's `[edge]` and `[[pop]]`)
+// writes its own headers around them.
+
+impl CacheConfig {
+    /// The body of `[cache]`.
+    pub fn to_toml(&self) -> String {
+        format!(
+            "policy = {}\ncapacity = {}\nmax_object_size = {}\nshards = {}\n",
+            toml_str(&self.policy.to_string()),
+            toml_str(&format_size(self.capacity)),
+            toml_str(&format_size(self.max_object_size)),
+            self.shards
+        )
+    }
+}
+
+impl Origin {
+    /// The body of one `[[origin]]`.
+    pub fn to_toml(&self) -> String {
+        // Scheme and authority only: the form the validation asks people to write.
+        let url = match (self.url.scheme_str(), self.url.authority()) {
+            (Some(s), Some(a)) => format!("{s}://{a}"),
+            _ => self.url.to_string(),
+        };
+        format!(
+            "name = {}\nurl = {}\nconnect_timeout = {}\nresponse_timeout = {}\n",
+            toml_str(&self.name),
+            toml_str(&url),
+            toml_duration(self.connect_timeout),
+            toml_duration(self.response_timeout)
+        )
+    }
+}
+
+impl Behavior {
+    /// The body of one `[[behavior]]`; `origins` are the config's (the behavior names its
+    /// origin by name).
+    pub fn to_toml(&self, origins: &[Origin]) -> String {
+        let mut out = format!("path = {}\n", toml_str(&self.path));
+        if let Some(o) = origins.get(self.origin) {
+            out.push_str(&format!("origin = {}\n", toml_str(&o.name)));
+        }
+        let query = match &self.cache_key.query {
+            QueryKey::None => toml_str("none"),
+            QueryKey::All => toml_str("all"),
+            QueryKey::Only(names) => toml_list(names.iter().map(|n| toml_str(n))),
+        };
+        let headers = toml_list(self.cache_key.headers.iter().map(|h| toml_str(h.as_str())));
+        out.push_str(&format!(
+            "cache = {}\nttl = {{ min = {}, default = {}, max = {} }}\n\
+             cache_key = {{ query = {query}, headers = {headers} }}\ncollapse = {}\n\
+             stale_while_revalidate = {}\nstale_if_error = {}\n",
+            self.cache,
+            toml_duration(self.ttl.min),
+            toml_duration(self.ttl.default),
+            toml_duration(self.ttl.max),
+            self.collapse,
+            toml_duration(self.stale_while_revalidate),
+            toml_duration(self.stale_if_error)
+        ));
+        out
+    }
+}
+
+fn toml_list(items: impl Iterator<Item = String>) -> String {
+    format!("[{}]", items.collect::<Vec<_>>().join(", "))
+}
+
+impl Limits {
+    /// The body of `[limits]`.
+    pub fn to_toml(&self) -> String {
+        format!(
+            "header_read_timeout = {}\nmax_header_bytes = {}\nmax_connections = {}\n\
+             collapse_max_waiters = {}\ncollapse_timeout = {}\n",
+            toml_duration(self.header_read_timeout),
+            toml_str(&format_size(self.max_header_bytes as u64)),
+            self.max_connections,
+            self.collapse_max_waiters,
+            toml_duration(self.collapse_timeout)
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1129,6 +1252,52 @@ mod tests {
         let mut e = RawConfig::default();
         e.overlay(base.clone());
         assert_eq!(e, base);
+    }
+
+    #[test]
+    fn to_toml_round_trips() {
+        let every_key = r#"listen = "[::1]:8080"
+admin_listen = "127.0.0.1:0"
+name = "fra.1"
+[cache]
+policy = "s3fifo:small=0.2,ghost=0.5"
+capacity = 1000003
+max_object_size = "1000B"
+shards = 3
+[[origin]]
+name = "a"
+url = "http://127.0.0.1:9001/"
+connect_timeout = "1500ms"
+[[origin]]
+name = "b"
+url = "http://example.com"
+response_timeout = "1h 1ns"
+[[behavior]]
+path = "/api/*"
+origin = "b"
+cache = false
+ttl = { max = "2d" }
+cache_key = { query = ["v", "la\"ng"], headers = ["Accept-Language", "x-a"] }
+collapse = false
+stale_while_revalidate = "10s"
+stale_if_error = "1d 2h"
+[[behavior]]
+path = "*"
+origin = "a"
+ttl = { min = "400d" }
+cache_key = { query = "all" }
+[limits]
+max_header_bytes = "9KiB"
+collapse_timeout = "1ms"
+"#;
+        for text in [EXAMPLE, every_key] {
+            let c = Config::from_str(text, "a.toml").unwrap();
+            let written = c.to_toml();
+            let back = Config::from_str(&written, "b.toml")
+                .unwrap_or_else(|e| panic!("{e}\n---\n{written}"));
+            assert_eq!(back, c, "\n---\n{written}");
+            assert_eq!(back.to_toml(), written);
+        }
     }
 
     proptest! {

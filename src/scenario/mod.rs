@@ -1,11 +1,102 @@
-//! A scenario file: parsed whole into raw types, validated in one place into a [`Scenario`];
-//! every error names the file, the line and the key. Each section is owned by the crate that
-//! consumes it (the edge's config, the origin's, the world's, the workload's); this module
-//! composes them and checks the cross-references (sites, origins, PoPs, parents, regions).
+//! A scenario file: parsed whole into raw types ([`raw`]), validated in one place into a
+//! [`Scenario`] ([`validate`]); every error names the file, the line and the key
+//! (`quick.toml:23: region[1].site: unknown site "mars" (sites: …)`). Each section is owned by
+//! the crate that consumes it (the edge's config, the origin's, the world's, the workload's);
+//! this module composes them and checks the cross-references (sites, origins, PoPs, parents,
+//! regions, mix classes, assertions). [`Scenario::to_toml`] ([`write`]) gives the resolved
+//! file back, every default written out.
 
-#![allow(dead_code)] // until the runner uses every field
+mod pops;
+mod raw;
+mod validate;
+mod write;
 
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
+
+pub use cache::config_source::ConfigError;
+use cache::config_source::Source;
+
+/// The built-in scenario `cdnlab run` runs without a file (its name in errors: `quickstart`).
+pub const QUICKSTART: &str = include_str!("quickstart.toml");
+
+/// The URL of every edge origin until the runner starts the links: each PoP's edge config has
+/// one origin per scenario origin, named like it, with this URL (port 9, "discard", so that
+/// a config used by mistake as it is fails fast).
+pub const ORIGIN_URL_PLACEHOLDER: &str = "http://127.0.0.1:9";
+
+/// The address every origin and edge config says it listens on until the runner assigns one.
+pub const UNASSIGNED: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    std::net::Ipv4Addr::LOCALHOST,
+    0,
+));
+
+/// Reads and validates a scenario file; errors name the path as given.
+pub fn load(path: &Path) -> Result<Scenario, ConfigError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        file: file.clone(),
+        line: None,
+        key: String::new(),
+        message: format!("cannot read: {e}"),
+    })?;
+    parse(&text, &file)
+}
+
+/// Parses and validates a scenario text; `file` is the name errors report.
+pub fn parse(text: &str, file: &str) -> Result<Scenario, ConfigError> {
+    let src = Source::new(file, text);
+    let raw: raw::RawScenario = toml::from_str(text).map_err(|e| src.toml_error(&e))?;
+    raw.validate(&src)
+}
+
+/// The command line's overrides of a scenario, checked, for [`Scenario::apply_overrides`].
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Overrides {
+    pub seed: Option<u64>,
+    pub duration: Option<Duration>,
+    pub rate: Option<f64>,
+}
+
+/// Checks the command line's overrides (`--seed`, `--duration`, `--rate`) and converts them;
+/// the message names the flag.
+pub fn parse_overrides(
+    seed: Option<u64>,
+    duration: Option<&str>,
+    rate: Option<f64>,
+) -> Result<Overrides, String> {
+    if let Some(s) = seed {
+        // The resolved scenario is TOML, whose integers are signed 64-bit.
+        if i64::try_from(s).is_err() {
+            return Err(format!("--seed {s}: at most {}", i64::MAX));
+        }
+    }
+    let duration = match duration {
+        None => None,
+        Some(d) => match cache::units::parse_duration(d) {
+            Ok(d) if !d.is_zero() => Some(d),
+            Ok(_) => return Err(format!("--duration {d}: must be longer than 0s")),
+            Err(m) => return Err(format!("--duration: {m}")),
+        },
+    };
+    if let Some(r) = rate {
+        if !(r.is_finite() && r > 0.0 && r <= loadgen::spec::defaults::MAX_RATE) {
+            return Err(format!(
+                "--rate {r}: requests per second, more than 0 and at most {:e}",
+                loadgen::spec::defaults::MAX_RATE
+            ));
+        }
+    }
+    Ok(Overrides {
+        seed,
+        duration,
+        rate,
+    })
+}
 
 /// An assertion's subject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,8 +166,9 @@ pub struct Assertion {
     pub max: Option<f64>,
 }
 
-/// A region's own access network, added to the path from its site to its PoP's site.
-#[derive(Debug, Clone, PartialEq)]
+/// A region's own access network, added to the path from its site to its PoP's site. The
+/// default is none: zero RTT and jitter, unlimited, lossless.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct LastMile {
     pub rtt: Duration,
     pub jitter: Duration,
@@ -124,12 +216,16 @@ pub struct Pop {
 pub struct ScenarioOrigin {
     pub name: String,
     pub site: usize,
-    /// Listening on `127.0.0.1:0`; its `seed` defaults to the scenario's.
+    /// Listening on `127.0.0.1:0`, with `site` set to the site's name; its `seed` defaults to
+    /// the scenario's.
     pub config: sim::origin::OriginConfig,
+    /// The file gave no `seed` for this origin: it follows the scenario's (also through
+    /// `--seed`).
+    pub seed_inherited: bool,
 }
 
 /// A validated scenario.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Scenario {
     /// The file it came from (as given), for messages.
     pub file: String,
@@ -145,4 +241,32 @@ pub struct Scenario {
     pub regions: Vec<Region>,
     pub workload: loadgen::WorkloadSpec,
     pub asserts: Vec<Assertion>,
+}
+
+impl Scenario {
+    /// Applies the command line's overrides, checked by [`parse_overrides`]: the seed (also
+    /// of the origins without a seed of their own), the measured duration (phases that would
+    /// start after it are dropped), and the starting rate, every phase's rate scaled by the
+    /// same factor.
+    pub fn apply_overrides(
+        &mut self,
+        seed: Option<u64>,
+        duration: Option<Duration>,
+        rate: Option<f64>,
+    ) {
+        if let Some(seed) = seed {
+            self.seed = seed;
+            for o in self.origins.iter_mut().filter(|o| o.seed_inherited) {
+                o.config.seed = seed;
+            }
+        }
+        if let Some(d) = duration {
+            self.duration = d;
+            // Phases past the end would never start; the resolved file has no room for them.
+            self.workload.phases.retain(|p| p.at < d);
+        }
+        if let Some(r) = rate {
+            self.workload.set_rate(r);
+        }
+    }
 }

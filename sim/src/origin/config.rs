@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use cache::config_source::{count, duration, positive_duration, size, span_of};
 pub use cache::config_source::{ConfigError, RawDuration, RawSize, Source};
+use cache::units::{format_duration, format_size};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -75,6 +76,9 @@ rate = 0.1
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawOriginConfig {
+    /// The origin's name; only in a scenario ([`Listen::Assigned`]), which reads it itself
+    /// (an [`OriginConfig`] has no name).
+    pub name: Option<Spanned<String>>,
     pub listen: Option<Spanned<String>>,
     /// The site this origin sits at; only in a scenario ([`Listen::Assigned`]).
     pub site: Option<Spanned<String>>,
@@ -289,6 +293,218 @@ impl OriginConfig {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Writing
+// ---------------------------------------------------------------------------------------------
+
+impl OriginConfig {
+    /// The whole config as a TOML file, every default written out: the text that validation
+    /// turns back into an equal `OriginConfig` — with `listen` for a standalone origin
+    /// ([`OriginConfig::from_str`]), with `site` instead when the config has one (a
+    /// scenario's origin, validated with [`Listen::Assigned`] at the same address).
+    pub fn to_toml(&self) -> String {
+        let mut out = String::new();
+        for (k, v) in self.toml_keys() {
+            out.push_str(&format!("{k} = {v}\n"));
+        }
+        out.push_str(&self.toml_tables(""));
+        out
+    }
+
+    /// The top-level keys as `(key, TOML value)`, in file order: `site` (or `listen`),
+    /// `seed`, `max_concurrency`, `service_time`. Apart from [`OriginConfig::toml_tables`] so
+    /// that a file embedding the config (a scenario's `[[origin]]`) can add keys of its own
+    /// before the sub-tables, or leave some out.
+    pub fn toml_keys(&self) -> Vec<(&'static str, String)> {
+        let place = match &self.site {
+            Some(site) => ("site", toml_str(site)),
+            None => ("listen", toml_str(&self.listen.to_string())),
+        };
+        vec![
+            place,
+            ("seed", self.seed.to_string()),
+            ("max_concurrency", self.max_concurrency.to_string()),
+            (
+                "service_time",
+                dist_toml(&self.service_time, Unit::Duration),
+            ),
+        ]
+    }
+
+    /// The sub-tables, `[[class]]`, `[trace]` and `[[fault]]`, each with its header; under
+    /// `parent` when it is not empty (`"origin"` gives `[[origin.class]]`).
+    pub fn toml_tables(&self, parent: &str) -> String {
+        let h = |name: &str| {
+            if parent.is_empty() {
+                name.to_string()
+            } else {
+                format!("{parent}.{name}")
+            }
+        };
+        let mut out = String::new();
+        for c in &self.classes {
+            out.push_str(&format!(
+                "\n[[{}]]\nprefix = {}\nobjects = {}\nsize = {}\ncache_control = {}\nupdate_interval = {}\n",
+                h("class"),
+                toml_str(&c.prefix),
+                c.objects,
+                dist_toml(&c.size, Unit::Size),
+                toml_str(&c.cache_control),
+                toml_str(&format_duration(c.update_interval)),
+            ));
+            if let Some(st) = &c.service_time {
+                out.push_str(&format!(
+                    "service_time = {}\n",
+                    dist_toml(st, Unit::Duration)
+                ));
+            }
+        }
+        out.push_str(&format!(
+            "\n[{}]\ncache_control = {}\nmax_size = {}\n",
+            h("trace"),
+            toml_str(&self.trace.cache_control),
+            toml_str(&format_size(self.trace.max_size)),
+        ));
+        if let Some(st) = &self.trace.service_time {
+            out.push_str(&format!(
+                "service_time = {}\n",
+                dist_toml(st, Unit::Duration)
+            ));
+        }
+        for f in &self.faults {
+            out.push_str(&format!(
+                "\n[[{}]]\nat = {}\nduration = {}\nkind = {}\n",
+                h("fault"),
+                toml_str(&format_duration(f.at)),
+                toml_str(&format_duration(f.duration)),
+                toml_str(f.kind.name()),
+            ));
+            match &f.kind {
+                FaultKind::Down => {}
+                FaultKind::Status { code, rate } => {
+                    out.push_str(&format!("code = {code}\nrate = {}\n", toml_f64(*rate)));
+                }
+                FaultKind::Slow { extra, rate } => out.push_str(&format!(
+                    "extra = {}\nrate = {}\n",
+                    dist_toml(extra, Unit::Duration),
+                    toml_f64(*rate)
+                )),
+                FaultKind::Reset { rate } => {
+                    out.push_str(&format!("rate = {}\n", toml_f64(*rate)));
+                }
+            }
+        }
+        out
+    }
+}
+
+fn toml_str(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+fn toml_f64(x: f64) -> String {
+    toml::Value::Float(x).to_string()
+}
+
+/// A quantity as written: a duration string (the value is seconds) or a size string (bytes),
+/// exact whenever the value came from such a string, as every validated one did.
+fn qty_toml(v: f64, unit: Unit) -> String {
+    match unit {
+        Unit::Duration => {
+            // The whole nanoseconds whose duration reads back as exactly `v` seconds.
+            let n = (v * 1e9).round().max(0.0) as u64;
+            let exact = (n.saturating_sub(2)..=n.saturating_add(2))
+                .find(|&m| Duration::from_nanos(m).as_secs_f64() == v)
+                .unwrap_or(n);
+            toml_str(&format_duration(Duration::from_nanos(exact)))
+        }
+        Unit::Size => toml_str(&format_size(v.round().max(0.0) as u64)),
+    }
+}
+
+/// A distribution as a TOML value: a lone quantity for `fixed`, else an inline table (see
+/// [`crate::dist`] for the syntax).
+fn dist_toml(d: &Dist, unit: Unit) -> String {
+    let (inner, min, max) = match d {
+        Dist::Fixed(v) => return qty_toml(*v, unit),
+        Dist::Clamped { inner, min, max } => (&**inner, Some(*min), Some(*max)),
+        other => (other, None, None),
+    };
+    let q = |v: f64| qty_toml(v, unit);
+    let mut parts: Vec<(&str, String)> = match inner {
+        Dist::Fixed(v) => vec![("dist", toml_str("fixed")), ("value", q(*v))],
+        Dist::Uniform { min, max } => vec![
+            ("dist", toml_str("uniform")),
+            ("min", q(*min)),
+            ("max", q(*max)),
+        ],
+        Dist::Exponential { mean } => vec![("dist", toml_str("exponential")), ("mean", q(*mean))],
+        Dist::LogNormal { median, sigma } => vec![
+            ("dist", toml_str("lognormal")),
+            ("median", q(*median)),
+            ("sigma", toml_f64(*sigma)),
+        ],
+        Dist::Pareto { scale, shape } => vec![
+            ("dist", toml_str("pareto")),
+            ("scale", q(*scale)),
+            ("shape", toml_f64(*shape)),
+        ],
+        Dist::Empirical { values, cumulative } => {
+            let rows: Vec<String> = empirical_rows(cumulative)
+                .into_iter()
+                .map(|(i, w)| format!("[{}, {}]", q(values[i]), toml_f64(w)))
+                .collect();
+            vec![
+                ("dist", toml_str("empirical")),
+                ("table", format!("[{}]", rows.join(", "))),
+            ]
+        }
+        // A clamp of a clamp is not something validation builds.
+        Dist::Clamped { .. } => vec![("dist", toml_str("fixed")), ("value", q(0.0))],
+    };
+    if let Some(lo) = min {
+        parts.push(("min", q(lo)));
+    }
+    if let Some(hi) = max.filter(|m| m.is_finite()) {
+        parts.push(("max", q(hi)));
+    }
+    let body: Vec<String> = parts.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+    format!("{{ {} }}", body.join(", "))
+}
+
+/// Rows `(index of the value, weight)` whose weights, added up in `f64` in this order the way
+/// validation adds them, give running sums of exactly `cumulative` at each value's last row,
+/// so that the table reads back into the same distribution. Usually one row per value, its
+/// step's difference nudged by an ulp where the subtraction rounded; where no single weight
+/// reaches a sum (a rounding tie skips it), two rows of the same value, which validation
+/// merges: one landing just below, then the exact rest.
+fn empirical_rows(cumulative: &[f64]) -> Vec<(usize, f64)> {
+    // Positive finite floats near `x`, nearest first.
+    fn around(x: f64, k: u64) -> impl Iterator<Item = f64> {
+        let b = x.to_bits();
+        (0..=k).flat_map(move |i| [b.saturating_add(i), b.saturating_sub(i)].map(f64::from_bits))
+    }
+    let mut rows = Vec::with_capacity(cumulative.len());
+    let mut acc = 0.0f64;
+    for (i, &c) in cumulative.iter().enumerate() {
+        let d = c - acc;
+        if let Some(w) = around(d, 4).find(|&w| w > 0.0 && acc + w == c) {
+            rows.push((i, w));
+        } else if let Some((w, r)) = around(d, 16).find_map(|w| {
+            let s = acc + w;
+            // Within a factor 2 of `c`, so `c - s` is exact (Sterbenz) and so is `s + (c - s)`.
+            (w > 0.0 && s < c && s >= c / 2.0 && s + (c - s) == c).then_some((w, c - s))
+        }) {
+            rows.push((i, w));
+            rows.push((i, r));
+        } else {
+            rows.push((i, d.max(f64::MIN_POSITIVE)));
+        }
+        acc = c;
+    }
+    rows
+}
+
+// ---------------------------------------------------------------------------------------------
 // Validation
 // ---------------------------------------------------------------------------------------------
 
@@ -347,6 +563,13 @@ impl RawOriginConfig {
     /// The one validation step: applies defaults and checks every key.
     pub fn validate(&self, src: &Source<'_>, listen: Listen) -> Result<OriginConfig, ConfigError> {
         let listen = self.validate_listen(src, listen)?;
+        if let (Some(n), false) = (&self.name, listen.1) {
+            return Err(src.error(
+                Some(n.span()),
+                "name",
+                "only allowed in a scenario's origin table",
+            ));
+        }
         let site = match (&self.site, listen.1) {
             (None, _) => None,
             (Some(s), false) => {
@@ -620,5 +843,99 @@ impl RawOriginConfig {
             });
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn round_trip(text: &str, listen: Listen) {
+        let src = Source::new("a.toml", text);
+        let c = RawOriginConfig::parse(text, "a.toml")
+            .and_then(|r| r.validate(&src, listen))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let written = c.to_toml();
+        let back = RawOriginConfig::parse(&written, "b.toml")
+            .and_then(|r| r.validate(&Source::new("b.toml", &written), listen))
+            .unwrap_or_else(|e| panic!("{e}\n---\n{written}"));
+        assert_eq!(back, c, "\n---\n{written}");
+        assert_eq!(back.to_toml(), written);
+    }
+
+    #[test]
+    fn to_toml_round_trips() {
+        round_trip(EXAMPLE, Listen::Required);
+        let every_dist = r#"listen = "[::1]:0"
+service_time = { dist = "pareto", scale = "1ms", shape = 1.3, min = "2ms" }
+[[class]]
+prefix = "/a/"
+objects = 1
+size = { dist = "empirical", table = [["1KiB", 60], ["16KiB", 30], [100, 10], ["1KiB", 5], [7, 0]] }
+cache_control = ""
+[[class]]
+prefix = "/b/"
+objects = 281474976710656
+size = { dist = "uniform", min = 1, max = "1GiB" }
+service_time = { dist = "fixed", value = "1h 2m 3s 4ms 5us 6ns", max = "2h" }
+[[class]]
+prefix = "/c/"
+objects = 3
+size = { dist = "exponential", mean = "1000B", max = "1MB" }
+update_interval = "1m"
+[trace]
+max_size = "1TB"
+service_time = { dist = "empirical", table = [["1ms", 0.1], ["3ms", 0.2], ["2ms", 1e-9]] }
+[[fault]]
+at = "0s"
+duration = "1ms"
+kind = "down"
+[[fault]]
+at = "1s"
+duration = "1s"
+kind = "reset"
+rate = 0.3
+"#;
+        round_trip(every_dist, Listen::Required);
+        let scenario = "name = \"web\"\nsite = \"us-east\"\nseed = 9\n[[class]]\nprefix = \"/s/\"\nobjects = 5\nsize = 100\n";
+        let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        round_trip(scenario, Listen::Assigned(addr));
+        let c = RawOriginConfig::parse(scenario, "s")
+            .unwrap()
+            .validate(&Source::new("s", scenario), Listen::Assigned(addr))
+            .unwrap();
+        assert!(c.to_toml().starts_with("site = \"us-east\"\nseed = 9\n"));
+        assert!(c.toml_tables("origin").contains("\n[[origin.class]]\n"));
+    }
+
+    #[test]
+    fn name_only_in_a_scenario() {
+        let text = "listen = \"127.0.0.1:1\"\nname = \"web\"\n";
+        let e = RawOriginConfig::parse(text, "o.toml")
+            .unwrap()
+            .validate(&Source::new("o.toml", text), Listen::Required)
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "o.toml:2: name: only allowed in a scenario's origin table"
+        );
+    }
+
+    proptest! {
+        /// Any weights give a table that reads back into the same cumulative probabilities.
+        #[test]
+        fn empirical_tables_round_trip(weights in prop::collection::vec(1e-6f64..1e6, 1..12)) {
+            let rows: Vec<String> = weights
+                .iter()
+                .enumerate()
+                .map(|(i, w)| format!("[\"{}ms\", {w:?}]", i + 1))
+                .collect();
+            let text = format!(
+                "listen = \"127.0.0.1:1\"\nservice_time = {{ dist = \"empirical\", table = [{}] }}\n",
+                rows.join(", ")
+            );
+            round_trip(&text, Listen::Required);
+        }
     }
 }
