@@ -24,6 +24,18 @@ impl std::fmt::Display for BadInput {
 
 impl std::error::Error for BadInput {}
 
+/// A run that worked but whose scenario assertions did not all hold: exit code 3.
+#[derive(Debug)]
+pub struct AssertionsFailed(pub String);
+
+impl std::fmt::Display for AssertionsFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for AssertionsFailed {}
+
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     let result = match args.command {
@@ -56,6 +68,8 @@ fn main() -> ExitCode {
             eprintln!("cdnlab: error: {msg}");
             if e.downcast_ref::<BadInput>().is_some() {
                 ExitCode::from(2)
+            } else if e.downcast_ref::<AssertionsFailed>().is_some() {
+                ExitCode::from(3)
             } else {
                 ExitCode::from(1)
             }

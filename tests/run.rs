@@ -58,12 +58,18 @@ fn run(scenario: &str, extra: &[&str]) -> Run {
 }
 
 fn f(v: &Value) -> f64 {
-    v.as_f64()
-        .unwrap_or_else(|| panic!("{v} is not a number"))
+    v.as_f64().unwrap_or_else(|| panic!("{v} is not a number"))
 }
 
 /// A one-origin, one-PoP scenario; `{..}` parts filled in by each test.
-fn scenario(name: &str, head: &str, origin: &str, edge: &str, region: &str, workload: &str) -> String {
+fn scenario(
+    name: &str,
+    head: &str,
+    origin: &str,
+    edge: &str,
+    region: &str,
+    workload: &str,
+) -> String {
     format!(
         r#"name = "{name}"
 seed = 1
@@ -128,9 +134,24 @@ fn hit_ratio_rises_after_warmup_and_files_are_written() {
     assert_eq!(s["errors"], 0);
     assert!(f(&s["origin_offload"]) > 0.5);
     for key in [
-        "scenario", "seed", "duration_s", "requests", "errors", "hit_ratio", "byte_hit_ratio",
-        "origin_requests", "origin_offload", "throughput_rps", "throughput_bps", "latency_ms",
-        "ttfb_ms", "integrity_failures", "stale_responses", "unsent_requests", "regions", "pops",
+        "scenario",
+        "seed",
+        "duration_s",
+        "requests",
+        "errors",
+        "hit_ratio",
+        "byte_hit_ratio",
+        "origin_requests",
+        "origin_offload",
+        "throughput_rps",
+        "throughput_bps",
+        "latency_ms",
+        "ttfb_ms",
+        "integrity_failures",
+        "stale_responses",
+        "unsent_requests",
+        "regions",
+        "pops",
         "assertions",
     ] {
         assert!(!s[key].is_null(), "summary lacks {key}");
@@ -140,7 +161,13 @@ fn hit_ratio_rises_after_warmup_and_files_are_written() {
         assert!(f(&s["ttfb_ms"][p]) > 0.0, "ttfb {p}");
     }
     assert!(s["pops"]["iad"]["requests"].as_u64().unwrap() > 0);
-    for file in ["scenario.toml", "regions.csv", "pops.csv", "timeline.csv", "latency.hlog"] {
+    for file in [
+        "scenario.toml",
+        "regions.csv",
+        "pops.csv",
+        "timeline.csv",
+        "latency.hlog",
+    ] {
         let p = r.dir.join(file);
         assert!(p.metadata().map(|m| m.len() > 0).unwrap_or(false), "{file}");
     }
@@ -169,7 +196,10 @@ fn all_hit_latency_is_the_round_trip() {
     assert_clean(&s);
     assert_eq!(f(&s["hit_ratio"]), 1.0, "{s:#}");
     let p50 = f(&s["regions"]["here"]["latency_ms"]["p50"]);
-    assert!((80.0..=83.0).contains(&p50), "all-hit p50 {p50} ms, expected 80 ms + ≤ 3 ms");
+    assert!(
+        (80.0..=83.0).contains(&p50),
+        "all-hit p50 {p50} ms, expected 80 ms + ≤ 3 ms"
+    );
 }
 
 fn outage(stale_if_error: &str) -> Value {
@@ -198,7 +228,12 @@ fn outage(stale_if_error: &str) -> Value {
 fn stale_if_error_hides_an_origin_outage() {
     let with = outage("1h");
     assert_eq!(with["errors"], 0, "{with:#}");
-    assert!(with["regions"]["here"]["counters"]["stale_hits"].as_u64().unwrap() > 0);
+    assert!(
+        with["regions"]["here"]["counters"]["stale_hits"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
     let without = outage("0s");
     assert!(without["errors"].as_u64().unwrap() > 0, "{without:#}");
 }
@@ -231,9 +266,14 @@ fn simulate_misses(trace: &Path, policy: &str, capacity: &str) -> (u64, u64) {
         .args(["--policies", policy, "--sizes", capacity, "--threads", "1"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let text = String::from_utf8(out.stdout).unwrap();
-    let row: Vec<&str> = text.lines().nth(1).unwrap().split(',').collect();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The policy column may be quoted (its parameters hold commas).
+    let mut rows = csv::Reader::from_reader(out.stdout.as_slice());
+    let row = rows.records().next().unwrap().unwrap();
     (row[2].parse().unwrap(), row[3].parse().unwrap())
 }
 
@@ -264,6 +304,10 @@ fn the_edge_and_the_simulator_agree_on_hits() {
         let (sim_requests, sim_misses) =
             simulate_misses(&r.dir.join("trace.oracleGeneral.bin"), policy, "307200");
         assert_eq!(sim_requests, requests, "{policy}");
-        assert_eq!(sim_requests - sim_misses, hits, "{policy}: simulator hits vs edge hits");
+        assert_eq!(
+            sim_requests - sim_misses,
+            hits,
+            "{policy}: simulator hits vs edge hits"
+        );
     }
 }
