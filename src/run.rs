@@ -163,6 +163,7 @@ async fn run_scenario(
     let end = measure_from + scn.duration;
     let mut at_warmup = None;
     let mut interrupted = false;
+    let mut stopped_at = end;
     loop {
         let now = Instant::now();
         if at_warmup.is_none() && now >= measure_from {
@@ -181,6 +182,7 @@ async fn run_scenario(
             _ = tokio::time::sleep_until(next.into()) => {}
             _ = &mut signal => {
                 interrupted = true;
+                stopped_at = Instant::now();
                 lg.stop();
                 break;
             }
@@ -208,6 +210,10 @@ async fn run_scenario(
         cpu_edges,
         started_at,
         interrupted,
+        measured_s: stopped_at
+            .saturating_duration_since(measure_from)
+            .min(scn.duration)
+            .as_secs_f64(),
     };
     world.stop().await;
     let mut summary = output::summary(&g);

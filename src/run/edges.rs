@@ -130,7 +130,8 @@ impl EdgeProcess {
 
     async fn start_cdnlab(config: PathBuf, log_path: &Path, threads: usize) -> Result<Self> {
         let exe = std::env::current_exe().context("locating the cdnlab binary")?;
-        let mut child = Command::new(exe)
+        let mut command = Command::new(exe);
+        command
             .arg("edge")
             .arg("--config")
             .arg(&config)
@@ -139,9 +140,12 @@ impl EdgeProcess {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .context("spawning cdnlab edge")?;
+            .kill_on_drop(true);
+        // Its own process group: a Ctrl-C at the terminal reaches the runner only, which
+        // then reads the edge's metrics before stopping it.
+        #[cfg(unix)]
+        command.process_group(0);
+        let mut child = command.spawn().context("spawning cdnlab edge")?;
         let stderr = child.stderr.take().expect("piped");
         let mut lines = BufReader::new(stderr).lines();
         let mut seen = Vec::new();

@@ -30,6 +30,8 @@ pub struct Gathered<'a> {
     pub cpu_edges: Vec<Option<f64>>,
     pub started_at: SystemTime,
     pub interrupted: bool,
+    /// Seconds actually measured: the duration, or less for an interrupted run.
+    pub measured_s: f64,
 }
 
 fn figures_value(f: &Figures) -> Map<String, Value> {
@@ -58,13 +60,14 @@ fn offload(origin_requests: f64, requests: u64) -> Value {
 /// Builds `summary.json`.
 pub fn summary(g: &Gathered<'_>) -> Value {
     let scn = g.scenario;
-    let secs = scn.duration.as_secs_f64();
+    let secs = g.measured_s;
     let regions = &g.report.regions;
     let total = merged(regions.iter().map(|r| &r.total));
     let mut top = Map::new();
     top.insert("scenario".into(), json!(scn.name));
     top.insert("seed".into(), json!(scn.seed));
     top.insert("duration_s".into(), json!(secs));
+    top.insert("scheduled_duration_s".into(), json!(scn.duration.as_secs_f64()));
     top.insert("warmup_s".into(), json!(scn.warmup.as_secs_f64()));
     top.insert(
         "started_at".into(),
