@@ -23,15 +23,17 @@ pub enum CacheKind {
 
 impl CacheKind {
     /// Parses the value of `X-Cache` (`Hit from fra`); case-insensitive on the kind, as
-    /// CloudFront's own values vary in case.
+    /// CloudFront's own values vary in case. nginx's `$upstream_cache_status` values are
+    /// understood too (`HIT`, `MISS`, `EXPIRED`, `STALE`, `UPDATING`, `REVALIDATED`,
+    /// `BYPASS`), so another proxy can be measured alike.
     pub fn parse(v: &[u8]) -> CacheKind {
         let kind = v.split(|&b| b == b' ').next().unwrap_or(b"");
         match kind.to_ascii_lowercase().as_slice() {
             b"hit" => CacheKind::Hit,
-            b"refreshhit" => CacheKind::RefreshHit,
-            b"stalehit" => CacheKind::StaleHit,
-            b"miss" => CacheKind::Miss,
-            b"pass" => CacheKind::Pass,
+            b"refreshhit" | b"revalidated" => CacheKind::RefreshHit,
+            b"stalehit" | b"stale" | b"updating" => CacheKind::StaleHit,
+            b"miss" | b"expired" => CacheKind::Miss,
+            b"pass" | b"bypass" => CacheKind::Pass,
             b"error" => CacheKind::Error,
             _ => CacheKind::Unknown,
         }
@@ -341,6 +343,8 @@ mod tests {
         );
         assert_eq!(CacheKind::parse(b"Miss from cloudfront"), CacheKind::Miss);
         assert_eq!(CacheKind::parse(b"HIT"), CacheKind::Hit);
+        assert_eq!(CacheKind::parse(b"STALE"), CacheKind::StaleHit);
+        assert_eq!(CacheKind::parse(b"EXPIRED"), CacheKind::Miss);
         assert_eq!(CacheKind::parse(b""), CacheKind::Unknown);
     }
 
