@@ -358,6 +358,9 @@ impl Edge {
             if rp.status == StatusCode::NOT_MODIFIED {
                 let mut headers = semantics::merge_not_modified(&s.headers(), &rp.headers);
                 headers.remove(header::SET_COOKIE);
+                if s.status() == StatusCode::OK {
+                    headers.insert(header::ACCEPT_RANGES, partial::ACCEPT_BYTES);
+                }
                 // The body is copied into the refreshed entry's own buffer.
                 let entry = self.entry(
                     &key,
@@ -435,6 +438,11 @@ impl Edge {
             // Stored only because a minimum TTL overrode it: never hand one viewer's cookie
             // to the others.
             stored.remove(header::SET_COOKIE);
+            if rp.status == StatusCode::OK {
+                // The edge answers ranges of what it stores: said once here rather than added
+                // on every hit.
+                stored.insert(header::ACCEPT_RANGES, partial::ACCEPT_BYTES);
+            }
             // The chunks are copied into the entry's one exactly-sized buffer: a chunk from
             // hyper may be a slice of a larger read buffer, which must not stay alive
             // (uncounted) as long as the entry.
@@ -584,7 +592,7 @@ impl Edge {
             // ---- stage: range ----
             let length = body.len() as u64;
             let selection = semantics::select_range(&parts.headers, &headers, Some(length));
-            headers.insert(header::ACCEPT_RANGES, partial::ACCEPT_BYTES);
+            // `Accept-Ranges: bytes` is stored with every 200 (see `fill`).
             partial::apply(&mut status, &mut headers, selection, length, &self.metrics)
         } else {
             Send::Whole
