@@ -1,10 +1,10 @@
-//! The one body type the proxy sends and receives: empty, whole, streamed from a fill, or a
-//! peer's incoming body passed through.
+//! The one body type the proxy sends and receives: empty, whole, streamed from a fill (whole
+//! or a byte range of it), or a peer's incoming body passed through.
 
 use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -19,6 +19,17 @@ pub enum Body {
     /// The counter, if any, counts the bytes as they go out.
     Channel(UnboundedReceiver<Chunk>, Option<metrics::Counter>),
     Incoming(hyper::body::Incoming, Option<metrics::Counter>),
+    /// A byte range of the chunks pushed by an origin fetch: what a `206` sends on a miss
+    /// while the fill goes on with the whole body for the cache and for other viewers.
+    Window(Window),
+}
+
+/// The bytes `skip .. skip + len` of a streamed body.
+pub struct Window {
+    rx: UnboundedReceiver<Chunk>,
+    counter: Option<metrics::Counter>,
+    skip: u64,
+    remaining: u64,
 }
 
 impl Body {
@@ -28,6 +39,56 @@ impl Body {
         } else {
             Body::Full(Some(b))
         }
+    }
+
+    /// The `len` bytes from offset `skip` of the chunks `rx` receives. If they end before,
+    /// the body ends with an error (never a short body passed off as whole).
+    pub fn window(
+        rx: UnboundedReceiver<Chunk>,
+        counter: Option<metrics::Counter>,
+        skip: u64,
+        len: u64,
+    ) -> Self {
+        Body::Window(Window {
+            rx,
+            counter,
+            skip,
+            remaining: len,
+        })
+    }
+}
+
+impl Window {
+    fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        while self.remaining > 0 {
+            let mut b = match ready!(self.rx.poll_recv(cx)) {
+                None => {
+                    self.remaining = 0;
+                    let e = std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "the body ended before the requested range",
+                    );
+                    return Poll::Ready(Some(Err(e.into())));
+                }
+                Some(Err(e)) => return Poll::Ready(Some(Err(e.into()))),
+                Some(Ok(b)) => b,
+            };
+            let n = b.len() as u64;
+            if self.skip >= n {
+                self.skip -= n;
+                continue;
+            }
+            // Both casts are below `b.len()`, a usize.
+            b = b.slice(self.skip as usize..);
+            self.skip = 0;
+            if b.len() as u64 > self.remaining {
+                b.truncate(self.remaining as usize);
+            }
+            self.remaining -= b.len() as u64;
+            count(&self.counter, b.len());
+            return Poll::Ready(Some(Ok(Frame::data(b))));
+        }
+        Poll::Ready(None)
     }
 }
 
@@ -61,6 +122,7 @@ impl HttpBody for Body {
                     .map_err(Into::into)
                 })
             }),
+            Body::Window(w) => w.poll_frame(cx),
         }
     }
 
@@ -70,6 +132,7 @@ impl HttpBody for Body {
             Body::Full(b) => b.is_none(),
             Body::Channel(..) => false,
             Body::Incoming(b, _) => b.is_end_stream(),
+            Body::Window(w) => w.remaining == 0,
         }
     }
 
@@ -79,6 +142,7 @@ impl HttpBody for Body {
             Body::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
             Body::Channel(..) => SizeHint::default(),
             Body::Incoming(b, _) => b.size_hint(),
+            Body::Window(w) => SizeHint::with_exact(w.remaining),
         }
     }
 }
@@ -86,5 +150,41 @@ impl HttpBody for Body {
 fn count(counter: &Option<metrics::Counter>, n: usize) {
     if let Some(c) = counter {
         c.increment(n as u64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+    use tokio::sync::mpsc::unbounded_channel;
+
+    async fn window(chunks: &[&[u8]], skip: u64, len: u64) -> Result<Vec<u8>, BoxError> {
+        let (tx, rx) = unbounded_channel();
+        for c in chunks {
+            tx.send(Ok(Bytes::copy_from_slice(c))).unwrap();
+        }
+        drop(tx);
+        let body = Body::window(rx, None, skip, len);
+        assert_eq!(body.size_hint().exact(), Some(len));
+        body.collect().await.map(|c| c.to_bytes().to_vec())
+    }
+
+    #[tokio::test]
+    async fn a_window_cuts_across_chunks() {
+        let chunks: [&[u8]; 4] = [b"abc", b"", b"defg", b"hij"];
+        let whole = b"abcdefghij";
+        for skip in 0..10u64 {
+            for len in 1..=10 - skip {
+                let got = window(&chunks, skip, len).await.unwrap();
+                assert_eq!(got, &whole[skip as usize..(skip + len) as usize]);
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_window_past_the_end_is_an_error() {
+        assert!(window(&[b"abc"], 1, 3).await.is_err());
+        assert!(window(&[b"abc"], 5, 1).await.is_err());
     }
 }

@@ -22,6 +22,9 @@ pub struct Head {
     pub headers: HeaderMap,
     /// The X-Cache result the first viewer gets (`Miss`, `RefreshHit`, `StaleHit`, `Error`).
     pub result: crate::proxy::CacheResult,
+    /// Whether the edge keeps this response (stores it, or serves it from a stored entry), as
+    /// decided at the head: then it answers viewers' ranges itself, from the whole body.
+    pub kept: bool,
 }
 
 #[derive(Default)]
@@ -102,7 +105,8 @@ impl Fill {
     }
 
     /// Sends a body chunk to every reader; keeps it for late joiners while `buffer` holds.
-    pub fn push(&self, chunk: Bytes, buffer: bool) {
+    /// Returns whether anyone may still read the body: a reader is left, or joiners may come.
+    pub fn push(&self, chunk: Bytes, buffer: bool) -> bool {
         let mut s = self.lock();
         if buffer && !s.closed_to_joiners {
             s.chunks.push(chunk.clone());
@@ -112,6 +116,7 @@ impl Fill {
         }
         // Drop readers that went away (viewer disconnected) as we go.
         s.readers.retain(|r| r.send(Ok(chunk.clone())).is_ok());
+        !s.readers.is_empty() || !s.closed_to_joiners
     }
 
     /// Ends the body for every reader, with an error if the fetch broke.
@@ -207,6 +212,7 @@ mod tests {
             status: StatusCode::OK,
             headers: HeaderMap::new(),
             result: CacheResult::Miss,
+            kept: true,
         }
     }
 
@@ -252,5 +258,27 @@ mod tests {
         fill2.push(Bytes::from_static(b"x"), false);
         assert!(matches!(inflight.join(2, 5), Join::Alone));
         drop(fill);
+    }
+
+    #[tokio::test]
+    async fn push_tells_whether_anyone_may_still_read() {
+        let (fill, sub) = Fill::private();
+        fill.set_head(head());
+        assert!(fill.push(Bytes::from_static(b"a"), false));
+        drop(sub);
+        assert!(
+            !fill.push(Bytes::from_static(b"b"), false),
+            "the reader left"
+        );
+        let inflight = Inflight::default();
+        let Join::Lead(fill, lead) = inflight.join(3, 5) else {
+            panic!()
+        };
+        drop(lead);
+        assert!(
+            fill.push(Bytes::from_static(b"a"), true),
+            "buffered: joiners may come"
+        );
+        assert!(!fill.push(Bytes::from_static(b"b"), false));
     }
 }

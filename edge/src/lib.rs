@@ -1,8 +1,9 @@
 //! The caching reverse proxy: a CDN edge configured like a CloudFront distribution.
 //!
 //! The per-request path (`proxy`) is a sequence of stages (match behavior → build key → look
-//! up → fetch/collapse → store → respond) so that later features slot in as stages. `edge`
-//! never knows whether it runs inside a simulation: `cdnlab edge --config FILE` runs it alone.
+//! up → fetch/collapse → store → range → respond) so that later features slot in as stages.
+//! `edge` never knows whether it runs inside a simulation: `cdnlab edge --config FILE` runs it
+//! alone.
 
 pub mod admin;
 pub mod body;
@@ -10,6 +11,7 @@ pub mod config;
 pub mod fill;
 pub mod metrics;
 pub mod origin;
+pub mod partial;
 pub mod proxy;
 pub mod semantics;
 pub mod server;

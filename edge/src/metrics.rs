@@ -12,10 +12,43 @@ use std::time::Duration;
 
 const META: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, None);
 
+/// What became of a request's `Range` on a cacheable behavior: the
+/// `cdnlab_edge_range_requests_total{outcome}` label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RangeOutcome {
+    /// Answered 206 by the edge.
+    Partial,
+    /// Answered 416 by the edge.
+    Unsatisfiable,
+    /// Answered 200 with the whole body (several ranges, malformed, `If-Range` failed, …).
+    Ignored,
+    /// Sent to the origin with the request, the response not being stored.
+    Forwarded,
+}
+
+impl RangeOutcome {
+    pub const ALL: [RangeOutcome; 4] = [
+        RangeOutcome::Partial,
+        RangeOutcome::Unsatisfiable,
+        RangeOutcome::Ignored,
+        RangeOutcome::Forwarded,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            RangeOutcome::Partial => "partial",
+            RangeOutcome::Unsatisfiable => "unsatisfiable",
+            RangeOutcome::Ignored => "ignored",
+            RangeOutcome::Forwarded => "forwarded",
+        }
+    }
+}
+
 pub struct Metrics {
     recorder: PrometheusRecorder,
     handle: PrometheusHandle,
     requests: [Counter; CacheResult::ALL.len()],
+    ranges: [Counter; RangeOutcome::ALL.len()],
     bytes_sent: Counter,
     origin_latency: Vec<Histogram>,
     origin_names: Vec<String>,
@@ -45,6 +78,15 @@ impl Metrics {
                 &META,
             )
         });
+        let ranges = RangeOutcome::ALL.map(|o| {
+            recorder.register_counter(
+                &Key::from_parts(
+                    "cdnlab_edge_range_requests_total",
+                    vec![Label::new("outcome", o.label())],
+                ),
+                &META,
+            )
+        });
         let bytes_sent =
             recorder.register_counter(&Key::from_name("cdnlab_edge_sent_bytes_total"), &META);
         let origin_latency = origins
@@ -63,6 +105,7 @@ impl Metrics {
             recorder,
             handle,
             requests,
+            ranges,
             bytes_sent,
             origin_latency,
             origin_names: origins.to_vec(),
@@ -72,6 +115,11 @@ impl Metrics {
 
     pub fn request(&self, result: CacheResult) {
         self.requests[result as usize].increment(1);
+    }
+
+    /// A request with a `Range` on a cacheable behavior, by what became of it.
+    pub fn range(&self, outcome: RangeOutcome) {
+        self.ranges[outcome as usize].increment(1);
     }
 
     pub fn sent(&self, bytes: u64) {

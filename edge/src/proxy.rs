@@ -1,12 +1,13 @@
 //! The per-request path: match behavior → build key → look up → fetch/collapse → store →
-//! respond. Each stage is a method so later features (ranges, compression, edge functions)
+//! range → respond. Each stage is a method so later features (compression, edge functions)
 //! slot in between.
 
 use crate::body::Body;
 use crate::config::{Behavior, Config, QueryKey};
 use crate::fill::{Fill, Head, Inflight, Join, Subscription};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, RangeOutcome};
 use crate::origin::OriginClient;
+use crate::partial::{self, PassMemo, Send};
 use crate::semantics::{self, Storable, TtlBounds, Vary};
 use crate::store::{Entry, Meta, Store};
 use bytes::Bytes;
@@ -71,13 +72,14 @@ impl CacheResult {
 const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
 
 /// Request headers that must not reach the origin on a cacheable fetch: the edge wants the
-/// whole current object to store, and answers the viewer's conditions itself.
-const VIEWER_CONDITIONALS: [HeaderName; 5] = [
+/// whole current object to store, and answers the viewer's conditions and ranges itself.
+const VIEWER_CONDITIONALS: [HeaderName; 6] = [
     header::IF_NONE_MATCH,
     header::IF_MODIFIED_SINCE,
     header::IF_MATCH,
     header::IF_UNMODIFIED_SINCE,
     header::RANGE,
+    header::IF_RANGE,
 ];
 
 pub struct Edge {
@@ -91,6 +93,8 @@ pub struct Edge {
     /// The request headers each base key varies on, learnt from origin responses' `Vary`.
     vary: RwLock<FxHashMap<u64, Arc<[HeaderName]>>>,
     any_vary: AtomicBool,
+    /// Keys whose 200 is not kept: their range requests go straight to the origin.
+    pass_memo: PassMemo,
 }
 
 impl Edge {
@@ -120,6 +124,7 @@ impl Edge {
             x_cache,
             vary: RwLock::new(FxHashMap::default()),
             any_vary: AtomicBool::new(false),
+            pass_memo: PassMemo::default(),
         })
     }
 
@@ -210,6 +215,9 @@ impl Edge {
             let key = key(&base);
             return self.fetch(bi, parts, base, key, hash, Some(entry)).await;
         }
+        if parts.headers.contains_key(header::RANGE) && self.pass_memo.passes(hash) {
+            return self.forward(bi, &parts).await;
+        }
         let key = key(&base);
         self.fetch(bi, parts, base, key, hash, None).await
     }
@@ -233,14 +241,14 @@ impl Edge {
                 Join::Lead(fill, sub) => {
                     self.clone()
                         .spawn_fill(bi, &parts, base, key, hash, stale, fill, true);
-                    return self.respond_fill(sub, &parts, false).await;
+                    return self.respond_fill(bi, sub, &parts, false).await;
                 }
                 Join::Follow(Subscription { head, body }) => {
                     // Wait a bounded time for the leader's response head, then go alone.
                     if let Ok(Ok(h)) =
                         tokio::time::timeout(self.cfg.limits.collapse_timeout, head).await
                     {
-                        return self.respond_head(h, body, &parts, true);
+                        return self.answer(bi, h, body, &parts, true).await;
                     }
                 }
                 Join::Alone => {}
@@ -249,7 +257,7 @@ impl Edge {
         let (fill, sub) = Fill::private();
         self.clone()
             .spawn_fill(bi, &parts, base, key, hash, stale, fill, false);
-        self.respond_fill(sub, &parts, false).await
+        self.respond_fill(bi, sub, &parts, false).await
     }
 
     fn revalidate_in_background(
@@ -350,6 +358,9 @@ impl Edge {
             if rp.status == StatusCode::NOT_MODIFIED {
                 let mut headers = semantics::merge_not_modified(&s.headers(), &rp.headers);
                 headers.remove(header::SET_COOKIE);
+                if s.status() == StatusCode::OK {
+                    headers.insert(header::ACCEPT_RANGES, partial::ACCEPT_BYTES);
+                }
                 // The body is copied into the refreshed entry's own buffer.
                 let entry = self.entry(
                     &key,
@@ -379,10 +390,14 @@ impl Edge {
         let mut keep = !too_big
             && semantics::storable(&Method::GET, &viewer_headers, rp.status, &rp.headers, &ttl)
                 == Storable::Yes;
+        if rp.status == StatusCode::OK {
+            self.pass_memo.note(hash, keep);
+        }
         fill.set_head(Head {
             status: rp.status,
             headers: rp.headers.clone(),
             result: CacheResult::Miss,
+            kept: keep,
         });
         let mut chunks: Vec<Bytes> = Vec::new();
         let mut total = 0u64;
@@ -394,11 +409,19 @@ impl Edge {
                         if keep && total > max {
                             keep = false;
                             chunks = Vec::new();
+                            if rp.status == StatusCode::OK {
+                                self.pass_memo.note(hash, false);
+                            }
                         }
                         if keep {
                             chunks.push(data.clone());
                         }
-                        fill.push(data, keep);
+                        if !fill.push(data, keep) && !keep {
+                            // Nobody reads this body and it is not stored (say, every viewer
+                            // wanted a range of it and went to the origin for just that):
+                            // stop fetching it.
+                            return fill.finish(None);
+                        }
                     }
                 }
                 Err(e) => {
@@ -415,6 +438,11 @@ impl Edge {
             // Stored only because a minimum TTL overrode it: never hand one viewer's cookie
             // to the others.
             stored.remove(header::SET_COOKIE);
+            if rp.status == StatusCode::OK {
+                // The edge answers ranges of what it stores: said once here rather than added
+                // on every hit.
+                stored.insert(header::ACCEPT_RANGES, partial::ACCEPT_BYTES);
+            }
             // The chunks are copied into the entry's one exactly-sized buffer: a chunk from
             // hyper may be a slice of a larger read buffer, which must not stay alive
             // (uncounted) as long as the entry.
@@ -506,10 +534,15 @@ impl Edge {
         let (mut headers, body) = e.headers_and_body();
         let age = semantics::current_age(e.age_at_receipt(), e.received_at(), SystemTime::now());
         headers.insert(header::AGE, HeaderValue::from(age.as_secs()));
+        if e.status() == StatusCode::OK {
+            // The whole body follows at once: its length lets the readers' ranges be answered.
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+        }
         fill.set_head(Head {
             status: e.status(),
             headers,
             result,
+            kept: true,
         });
         fill.push(body, true);
         fill.finish(None);
@@ -526,6 +559,7 @@ impl Edge {
             status,
             headers,
             result: CacheResult::Error,
+            kept: false,
         });
         fill.push(Bytes::from(format!("{why}\n")), true);
         fill.finish(None);
@@ -545,7 +579,7 @@ impl Edge {
         result: CacheResult,
         now: SystemTime,
     ) -> Response<Body> {
-        let status = e.status();
+        let mut status = e.status();
         let (mut headers, body) = e.headers_and_body();
         // Decided on the stored headers, before the edge adds its own.
         let not_modified = status == StatusCode::OK
@@ -554,6 +588,15 @@ impl Edge {
                 headers.get(header::ETAG),
                 headers.get(header::LAST_MODIFIED),
             );
+        let send = if status == StatusCode::OK && !not_modified {
+            // ---- stage: range ----
+            let length = body.len() as u64;
+            let selection = semantics::select_range(&parts.headers, &headers, Some(length));
+            // `Accept-Ranges: bytes` is stored with every 200 (see `fill`).
+            partial::apply(&mut status, &mut headers, selection, length, &self.metrics)
+        } else {
+            Send::Whole
+        };
         let age = semantics::current_age(e.age_at_receipt(), e.received_at(), now);
         headers.insert(header::AGE, HeaderValue::from(age.as_secs()));
         self.decorate(&mut headers, result);
@@ -565,6 +608,12 @@ impl Edge {
             *resp.status_mut() = StatusCode::NOT_MODIFIED;
             resp.headers_mut().remove(header::CONTENT_LENGTH);
         } else if parts.method != Method::HEAD {
+            let body = match send {
+                Send::Whole => body,
+                // Within the body: `start + len <= body.len()`, a usize.
+                Send::Bytes { start, len } => body.slice(start as usize..(start + len) as usize),
+                Send::Nothing => Bytes::new(),
+            };
             self.metrics.sent(body.len() as u64);
             *resp.body_mut() = Body::full(body);
         }
@@ -573,17 +622,35 @@ impl Edge {
 
     async fn respond_fill(
         &self,
+        bi: usize,
         sub: Subscription,
         parts: &Parts,
         collapsed: bool,
     ) -> Response<Body> {
         match sub.head.await {
-            Ok(h) => self.respond_head(h, sub.body, parts, collapsed),
+            Ok(h) => self.answer(bi, h, sub.body, parts, collapsed).await,
             Err(_) => self.error_response(
                 StatusCode::BAD_GATEWAY,
                 "origin fetch ended without a response",
             ),
         }
+    }
+
+    /// Answers a viewer from a fill's head and body, unless it asks for a range of a response
+    /// the edge does not keep: that goes to the origin on its own.
+    async fn answer(
+        &self,
+        bi: usize,
+        h: Arc<Head>,
+        body: tokio::sync::mpsc::UnboundedReceiver<crate::body::Chunk>,
+        parts: &Parts,
+        collapsed: bool,
+    ) -> Response<Body> {
+        if partial::forwards(&h, parts) {
+            drop(body);
+            return self.forward(bi, parts).await;
+        }
+        self.respond_head(h, body, parts, collapsed)
     }
 
     fn respond_head(
@@ -598,22 +665,41 @@ impl Edge {
         } else {
             h.result
         };
-        let mut resp = Response::new(Body::Empty);
-        *resp.status_mut() = h.status;
-        *resp.headers_mut() = h.headers.clone();
-        self.decorate(resp.headers_mut(), result);
-        self.metrics.request(result);
+        let mut status = h.status;
+        let mut headers = h.headers.clone();
         let conditional_ok = h.status == StatusCode::OK
             && semantics::not_modified(
                 &parts.headers,
                 h.headers.get(header::ETAG),
                 h.headers.get(header::LAST_MODIFIED),
             );
+        let send = if h.status == StatusCode::OK && h.kept && !conditional_ok {
+            // ---- stage: range ----
+            // The slice is cut from the whole body as it streams; without a length (a chunked
+            // origin response) the range is ignored until the object is stored.
+            let length = content_length(&h.headers);
+            let selection = semantics::select_range(&parts.headers, &h.headers, length);
+            headers.insert(header::ACCEPT_RANGES, partial::ACCEPT_BYTES);
+            let length = length.unwrap_or(0);
+            partial::apply(&mut status, &mut headers, selection, length, &self.metrics)
+        } else {
+            Send::Whole
+        };
+        self.decorate(&mut headers, result);
+        self.metrics.request(result);
+        let mut resp = Response::new(Body::Empty);
+        *resp.status_mut() = status;
+        *resp.headers_mut() = headers;
         if conditional_ok {
             *resp.status_mut() = StatusCode::NOT_MODIFIED;
             resp.headers_mut().remove(header::CONTENT_LENGTH);
         } else if parts.method != Method::HEAD {
-            *resp.body_mut() = Body::Channel(body, Some(self.metrics.sent_counter()));
+            let counter = Some(self.metrics.sent_counter());
+            *resp.body_mut() = match send {
+                Send::Whole => Body::Channel(body, counter),
+                Send::Bytes { start, len } => Body::window(body, counter, start, len),
+                Send::Nothing => Body::Empty,
+            };
         }
         resp
     }
@@ -633,12 +719,37 @@ impl Edge {
     // ---- pass-through ----
 
     async fn pass(self: Arc<Self>, origin: usize, req: Request<Incoming>) -> Response<Body> {
+        let req = req.map(|body| Body::Incoming(body, None));
+        self.relay(origin, req, CacheResult::Pass).await
+    }
+
+    /// Sends a cacheable behavior's request to the origin as the viewer made it, its `Range`
+    /// included, and relays the answer (a 206 as it is): for a range of a response the edge
+    /// does not keep. Counted as a miss, like that response's other requests.
+    async fn forward(&self, bi: usize, parts: &Parts) -> Response<Body> {
+        self.metrics.range(RangeOutcome::Forwarded);
+        let mut req = Request::new(Body::Empty);
+        *req.method_mut() = parts.method.clone();
+        *req.uri_mut() = parts.uri.clone();
+        *req.headers_mut() = parts.headers.clone();
+        let origin = self.cfg.behaviors[bi].origin;
+        self.relay(origin, req, CacheResult::Miss).await
+    }
+
+    /// Sends a request to an origin as it is (hop-by-hop headers aside) and relays the
+    /// response, streaming, labelled `result`.
+    async fn relay(
+        &self,
+        origin: usize,
+        req: Request<Body>,
+        result: CacheResult,
+    ) -> Response<Body> {
         let (mut parts, body) = req.into_parts();
         semantics::strip_hop_by_hop(&mut parts.headers);
         parts.headers.append(header::VIA, self.via.clone());
         let started = Instant::now();
         match self.origins[origin]
-            .send(Request::from_parts(parts, Body::Incoming(body, None)))
+            .send(Request::from_parts(parts, body))
             .await
         {
             Err(e) => {
@@ -650,8 +761,8 @@ impl Edge {
                     .origin(origin, resp.status().as_u16(), started.elapsed());
                 let (mut rp, body) = resp.into_parts();
                 semantics::strip_hop_by_hop(&mut rp.headers);
-                self.decorate(&mut rp.headers, CacheResult::Pass);
-                self.metrics.request(CacheResult::Pass);
+                self.decorate(&mut rp.headers, result);
+                self.metrics.request(result);
                 Response::from_parts(rp, Body::Incoming(body, Some(self.metrics.sent_counter())))
             }
         }

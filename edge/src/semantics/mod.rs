@@ -13,6 +13,8 @@
 //! * [`not_modified`], [`revalidation_headers`], [`merge_not_modified`]: conditional requests
 //!   from viewers and to the origin (RFC 9110 §13, RFC 9111 §4.3).
 //! * [`strip_hop_by_hop`]: connection-specific headers a proxy removes (RFC 9110 §7.6.1).
+//! * [`select_range`], [`parse_range`], [`if_range_holds`]: the part of a whole response a
+//!   viewer's `Range` asks for (RFC 9110 §14, §13.1.5).
 //!
 //! # Choices where the RFCs leave room (or where CloudFront departs from them)
 //!
@@ -27,7 +29,8 @@
 //!   `Authorization` rule (RFC 9111 §3.5), which protect other users' data.
 //! * **Cacheable statuses are a fixed list** (200, 203, 204, 300, 301, 308, 404, 405, 410,
 //!   414, 501): other statuses are not stored even with explicit freshness (RFC 9111 §3
-//!   would allow e.g. a 302 with `max-age`). 206 is excluded until ranges are supported.
+//!   would allow e.g. a 302 with `max-age`). 206 is excluded: the cache fetches and stores
+//!   whole responses and answers ranges from them.
 //! * **No heuristic freshness**: when the origin gives no `s-maxage`, `max-age` or `Expires`,
 //!   the behavior's default TTL applies (CloudFront), not a fraction of `Last-Modified` age.
 //! * **Every lifetime is clamped into `[ttl.min, ttl.max]`**, the default TTL included; if
@@ -63,7 +66,12 @@
 //! * **`If-Modified-Since` without a stored `Last-Modified` never yields 304** (RFC 9111
 //!   §4.3.2 suggests falling back to the stored `Date`; a caller wanting that can pass the
 //!   `Date` value as `last_modified`). `If-Modified-Since` on several lines is ignored.
-//!   `If-Match` / `If-Unmodified-Since` / `If-Range` are not evaluated here.
+//!   `If-Match` / `If-Unmodified-Since` are not evaluated here.
+//! * **Ranges: one `bytes` range is honoured; several ranges, other units and malformed
+//!   values are ignored** (200 with the whole body, RFC 9110 §14.2), so no
+//!   `multipart/byteranges` is ever generated. `If-Range` uses the strong comparison, and a
+//!   date only counts when the stored `Last-Modified` is strong (a `Date` at least a second
+//!   later); when it does not hold the whole response is sent.
 //! * **After a 304, `Content-Length`, `Content-Encoding`, `Content-Range` and hop-by-hop
 //!   fields are not updated** (RFC 9111 §3.2 allows keeping fields the stored content
 //!   depends on), and the stored `Age` is replaced by the 304's (or dropped): the old value
@@ -80,6 +88,7 @@ mod conditional;
 mod hop_by_hop;
 mod lex;
 mod lifetime;
+mod range;
 mod storability;
 mod vary;
 
@@ -88,6 +97,10 @@ pub use cache_control::{parse_cache_control, CacheControl};
 pub use conditional::{merge_not_modified, not_modified, revalidation_headers};
 pub use hop_by_hop::{is_hop_by_hop, strip_hop_by_hop};
 pub use lifetime::{freshness, usability, Freshness, TtlBounds, Usability};
+pub use range::{
+    content_range, if_range_holds, parse_range, select_range, unsatisfied_range, ByteRange,
+    Selection,
+};
 pub use storability::{storable, Storable};
 pub use vary::{parse_vary, Vary};
 

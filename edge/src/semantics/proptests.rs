@@ -8,7 +8,7 @@ use proptest::prelude::*;
 
 use super::*;
 
-const NAMES: [&str; 16] = [
+const NAMES: [&str; 18] = [
     "cache-control",
     "expires",
     "date",
@@ -25,6 +25,8 @@ const NAMES: [&str; 16] = [
     "transfer-encoding",
     "x-hop",
     "content-length",
+    "range",
+    "if-range",
 ];
 
 /// Header values: mostly header-like text (directives, quotes, commas, dates, digits), some
@@ -34,6 +36,7 @@ fn value() -> impl Strategy<Value = HeaderValue> {
         3 => "[ \t,=\"\\\\*/;:a-zA-Z0-9-]{0,40}",
         1 => "(max-age|s-maxage|stale-if-error|stale-while-revalidate)=[0-9]{0,25}",
         1 => "(W/)?\"[a-z,]{0,5}\"(, ?(W/)?\"[a-z,]{0,5}\"){0,3}",
+        1 => "(bytes|x)=[0-9]{0,21}-[0-9]{0,21}(,-?[0-9]{0,3})?",
         1 => "(Sun|Mon), 0[1-9] Nov 19[0-9][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9] GMT",
     ]
     .prop_map(|s| HeaderValue::from_str(&s).unwrap())
@@ -77,6 +80,7 @@ proptest! {
         let _ = parse_vary(&resp);
         let _ = not_modified(&req, resp.get("etag"), resp.get("last-modified"));
         let _ = revalidation_headers(&resp);
+        let _ = select_range(&req, &resp, Some(u64::from(t)));
         let merged = merge_not_modified(&resp, &req);
         prop_assert!(no_hop_by_hop(&merged));
         let mut stripped = req.clone();

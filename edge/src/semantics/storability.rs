@@ -21,8 +21,8 @@ pub enum Storable {
 /// 1. Only `GET` and `HEAD` requests are cached (RFC 9111 §3 needs a method whose responses
 ///    are cacheable, RFC 9110 §9.2.3; CloudFront caches these two).
 /// 2. The status must be heuristically cacheable (RFC 9110 §15.1): 200, 203, 204, 300, 301,
-///    308, 404, 405, 410, 414 or 501. 206 is excluded (no range support yet); other statuses
-///    are not stored even with explicit freshness.
+///    308, 404, 405, 410, 414 or 501. 206 is excluded (whole responses are stored and ranges
+///    are answered from them); other statuses are not stored even with explicit freshness.
 /// 3. `Vary: *` (or an unparsable `Vary`) can never be matched (RFC 9111 §4.1): not stored.
 /// 4. A request with `Authorization` is stored only if the response says `public`,
 ///    `s-maxage` or `must-revalidate`/`proxy-revalidate` (RFC 9111 §3.5).
