@@ -82,6 +82,15 @@ const VIEWER_CONDITIONALS: [HeaderName; 6] = [
     header::IF_RANGE,
 ];
 
+/// A fetched response about to be stored.
+struct StoredResponse<'a> {
+    status: StatusCode,
+    headers: &'a HeaderMap,
+    chunks: &'a [Bytes],
+    now: SystemTime,
+    ttl: &'a TtlBounds,
+}
+
 pub struct Edge {
     pub cfg: Config,
     pub store: Store,
@@ -401,6 +410,11 @@ impl Edge {
         });
         let mut chunks: Vec<Bytes> = Vec::new();
         let mut total = 0u64;
+        let declared = content_length(&rp.headers);
+        // The entry goes into the store before the viewer can have the last byte: a viewer
+        // that sends its next request the moment its body is complete must find it there
+        // (and see the same hits a simulator replaying the same sequence counts).
+        let mut names = Some((base, key));
         while let Some(frame) = body.frame().await {
             match frame {
                 Ok(frame) => {
@@ -415,6 +429,25 @@ impl Edge {
                         }
                         if keep {
                             chunks.push(data.clone());
+                            if declared == Some(total) {
+                                if let Some((base, key)) = names.take() {
+                                    let stored = StoredResponse {
+                                        status: rp.status,
+                                        headers: &rp.headers,
+                                        chunks: &chunks,
+                                        now,
+                                        ttl: &ttl,
+                                    };
+                                    self.store_fill(
+                                        base,
+                                        key,
+                                        hash,
+                                        &viewer_headers,
+                                        stored,
+                                        behavior,
+                                    );
+                                }
+                            }
                         }
                         if !fill.push(data, keep) && !keep {
                             // Nobody reads this body and it is not stored (say, every viewer
@@ -432,36 +465,58 @@ impl Edge {
             }
         }
         if keep {
-            let (key, hash) = self.key_for_vary(base, key, hash, &rp.headers, &viewer_headers);
-            let mut stored = rp.headers.clone();
-            stored.remove(header::AGE);
-            // Stored only because a minimum TTL overrode it: never hand one viewer's cookie
-            // to the others.
-            stored.remove(header::SET_COOKIE);
-            if rp.status == StatusCode::OK {
-                // The edge answers ranges of what it stores: said once here rather than added
-                // on every hit.
-                stored.insert(header::ACCEPT_RANGES, partial::ACCEPT_BYTES);
-            }
-            // The chunks are copied into the entry's one exactly-sized buffer: a chunk from
-            // hyper may be a slice of a larger read buffer, which must not stay alive
-            // (uncounted) as long as the entry.
-            let entry = self.entry(
-                &key,
-                path_of(&key),
-                rp.status,
-                &stored,
-                &chunks,
-                &rp.headers,
-                now,
-                &ttl,
-                behavior,
-            );
-            if let Some(entry) = entry {
-                self.store.insert(hash, entry);
+            if let Some((base, key)) = names.take() {
+                let stored = StoredResponse {
+                    status: rp.status,
+                    headers: &rp.headers,
+                    chunks: &chunks,
+                    now,
+                    ttl: &ttl,
+                };
+                self.store_fill(base, key, hash, &viewer_headers, stored, behavior);
             }
         }
         fill.finish(None);
+    }
+
+    /// Stores a whole fetched response (under the variant key its `Vary` asks for).
+    fn store_fill(
+        &self,
+        base: String,
+        key: String,
+        hash: u64,
+        viewer_headers: &HeaderMap,
+        r: StoredResponse<'_>,
+        behavior: &Behavior,
+    ) {
+        let (key, hash) = self.key_for_vary(base, key, hash, r.headers, viewer_headers);
+        let mut stored = r.headers.clone();
+        stored.remove(header::AGE);
+        // Stored only because a minimum TTL overrode it: never hand one viewer's cookie
+        // to the others.
+        stored.remove(header::SET_COOKIE);
+        if r.status == StatusCode::OK {
+            // The edge answers ranges of what it stores: said once here rather than added
+            // on every hit.
+            stored.insert(header::ACCEPT_RANGES, partial::ACCEPT_BYTES);
+        }
+        // The chunks are copied into the entry's one exactly-sized buffer: a chunk from
+        // hyper may be a slice of a larger read buffer, which must not stay alive
+        // (uncounted) as long as the entry.
+        let entry = self.entry(
+            &key,
+            path_of(&key),
+            r.status,
+            &stored,
+            r.chunks,
+            r.headers,
+            r.now,
+            r.ttl,
+            behavior,
+        );
+        if let Some(entry) = entry {
+            self.store.insert(hash, entry);
+        }
     }
 
     /// Learns the response's `Vary` and returns the key (and hash) it must be stored under.
