@@ -426,7 +426,11 @@ impl RawWorkload {
             let popularity = validate_popularity(src, e.span(), &m.popularity, &key("popularity"))?;
             let range = cache::config_source::size(src, &m.range, &key("range"))?;
             if range == Some(0) {
-                return Err(src.error(span_of(&m.range), &key("range"), "must be more than 0 bytes"));
+                return Err(src.error(
+                    span_of(&m.range),
+                    &key("range"),
+                    "must be more than 0 bytes",
+                ));
             }
             out.push(MixEntry {
                 class,
@@ -667,10 +671,12 @@ mod tests {
                 mix: vec![MixEntry {
                     class: "/static/".into(),
                     share: 1.0,
-                    popularity: Popularity::Zipf { alpha: 0.8 }
+                    popularity: Popularity::Zipf { alpha: 0.8 },
+                    range: None,
                 }],
                 phases: vec![],
                 mode: Mode::Open,
+                same_sequence: false,
             }
         );
     }
@@ -681,6 +687,7 @@ mod tests {
             MIN.to_string(),
             "[workload]\nrate = 12.5\narrival = \"constant\"\nmix = [\n  { class = \"/st\", share = 0.25, popularity = \"uniform\" },\n  { class = \"/api/\", share = 0.75, popularity = { zipf = 0 } },\n]\n[[workload.phase]]\nat = \"0s\"\nrate = 1\n[[workload.phase]]\nat = \"1m\"\nrate = 1e6\nramp = \"10s\"\n".to_string(),
             "[workload]\nrate = 100\nmode = \"closed\"\nviewers = 7\nthink_time = \"250ms\"\nmix = [{ class = \"/api2\", popularity = \"uniform\" }]\n".to_string(),
+            "[workload]\nrate = 10\nsame_sequence = true\nmix = [{ class = \"/static/\", popularity = \"uniform\", range = \"2MiB\" }]\n".to_string(),
         ];
         for text in texts {
             let w = parse(&text).unwrap_or_else(|e| panic!("{e}\n---\n{text}"));

@@ -67,7 +67,10 @@ pub fn summary(g: &Gathered<'_>) -> Value {
     top.insert("scenario".into(), json!(scn.name));
     top.insert("seed".into(), json!(scn.seed));
     top.insert("duration_s".into(), json!(secs));
-    top.insert("scheduled_duration_s".into(), json!(scn.duration.as_secs_f64()));
+    top.insert(
+        "scheduled_duration_s".into(),
+        json!(scn.duration.as_secs_f64()),
+    );
     top.insert("warmup_s".into(), json!(scn.warmup.as_secs_f64()));
     top.insert(
         "started_at".into(),
