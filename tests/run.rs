@@ -171,6 +171,16 @@ fn hit_ratio_rises_after_warmup_and_files_are_written() {
         let p = r.dir.join(file);
         assert!(p.metadata().map(|m| m.len() > 0).unwrap_or(false), "{file}");
     }
+    // The histogram log reads back: one interval per second, tagged with the region.
+    let log = std::fs::read(r.dir.join("latency.hlog")).unwrap();
+    let mut intervals = 0;
+    for item in hdrhistogram::serialization::interval_log::IntervalLogIterator::new(&log) {
+        if let hdrhistogram::serialization::interval_log::LogEntry::Interval(h) = item.unwrap() {
+            assert_eq!(h.tag().map(|t| t.as_str()), Some("here"));
+            intervals += 1;
+        }
+    }
+    assert_eq!(intervals, 5);
     let timeline = std::fs::read_to_string(r.dir.join("timeline.csv")).unwrap();
     // 5 seconds, one region.
     assert_eq!(timeline.lines().count(), 1 + 5, "{timeline}");
