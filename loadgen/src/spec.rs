@@ -667,10 +667,12 @@ mod tests {
                 mix: vec![MixEntry {
                     class: "/static/".into(),
                     share: 1.0,
-                    popularity: Popularity::Zipf { alpha: 0.8 }
+                    popularity: Popularity::Zipf { alpha: 0.8 },
+                    range: None,
                 }],
                 phases: vec![],
                 mode: Mode::Open,
+                same_sequence: false,
             }
         );
     }
