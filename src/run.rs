@@ -105,11 +105,11 @@ fn catalog(scn: &Scenario, world: &World) -> Result<Vec<CatalogClass>> {
         .map(|m| {
             for (o, running) in scn.origins.iter().zip(&world.origins) {
                 if let Some(c) = o.config.classes.iter().find(|c| c.prefix == m.class) {
-                    return Ok(CatalogClass {
-                        origin_seed: o.config.seed,
-                        class: c.clone(),
-                        origin_start: running.started(),
-                    });
+                    return Ok(CatalogClass::class(
+                        o.config.seed,
+                        c.clone(),
+                        running.started(),
+                    ));
                 }
             }
             Err(anyhow!("workload class {} is no origin's class", m.class))
