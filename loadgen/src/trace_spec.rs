@@ -48,12 +48,13 @@ pub struct RawTrace {
     /// `file`: the trace, zstd-compressed if its name ends in `.zst`. A relative path is
     /// resolved against the folder of the scenario file. Required.
     pub file: Option<Spanned<String>>,
-    /// `format`: `oracleGeneral`, `csv`, `txt` or `vscsi`. Default: guessed from the name as
-    /// `cdnlab simulate` does (`*.oracleGeneral*`, `*.bin`, `*.vscsi`, `*.txt`).
+    /// `format`: `oracleGeneral`, `csv` or `vscsi` (`txt` is refused: it has no times).
+    /// Default: guessed from the name as `cdnlab simulate` does (`*.oracleGeneral*`, `*.bin`,
+    /// `*.vscsi`).
     pub format: Option<Spanned<String>>,
     /// `csv_columns`: for csv traces (and only them), the columns as `cdnlab simulate
-    /// --csv-columns` takes them: `"time=2,id=5,size=4,header=true,delimiter=,"`. Given
-    /// alone, the format is csv.
+    /// --csv-columns` takes them: `"time=2,id=5,size=4,header=true,delimiter=,"` (a time
+    /// column is required). Given alone, the format is csv.
     pub csv_columns: Option<Spanned<String>>,
     /// `speed`: trace seconds per real second, a number > 0 (10 replays ten times faster
     /// than recorded). Default 1.
@@ -61,8 +62,9 @@ pub struct RawTrace {
     /// `skip`: start this far into the trace's time (counted from its first record), a
     /// duration ≥ 0. Default `"0s"`.
     pub skip: Option<Spanned<RawDuration>>,
-    /// `limit`: send at most this many requests, an integer ≥ 1. Default: no limit (the run's
-    /// `warmup` + `duration` still end it).
+    /// `limit`: send at most this many requests (in total; with `same_sequence`, each region
+    /// sends them all), an integer ≥ 1. Default: no limit (the run's `warmup` + `duration`
+    /// still end it).
     pub limit: Option<Spanned<i64>>,
 }
 
@@ -106,6 +108,18 @@ impl RawTrace {
             ));
         }
         let format = self.format(src, &file)?;
+        let timeless = match &format {
+            Format::Txt => Some("txt traces have no times"),
+            Format::Csv(c) if c.time.is_none() => Some("csv_columns give no time column"),
+            _ => None,
+        };
+        if let Some(why) = timeless {
+            return Err(src.error(
+                span_of(&self.format).or(span_of(&self.csv_columns)).or(Some(f.span())),
+                "format",
+                format!("{why}: every record would be at time 0, and a replay keeps the trace's own timing (use oracleGeneral, vscsi, or csv with a time column)"),
+            ));
+        }
         let speed = match &self.speed {
             None => defaults::SPEED,
             Some(s) => {
@@ -286,14 +300,14 @@ mod tests {
 
     #[test]
     fn a_relative_file_is_found_from_the_scenarios_folder() {
-        let text = "[workload]\ntrace = { file = \"../../shared/traces/cloudPhysicsIO.txt\" }\n";
+        let text = "[workload]\ntrace = { file = \"../../shared/traces/cloudPhysicsIO.vscsi\" }\n";
         let w = parse_in(&format!("{DIR}/w.toml"), text).unwrap();
         let t = w.trace.unwrap();
         assert_eq!(
             t.file,
-            std::fs::canonicalize(trace_file("cloudPhysicsIO.txt")).unwrap()
+            std::fs::canonicalize(trace_file("cloudPhysicsIO.vscsi")).unwrap()
         );
-        assert_eq!(t.format, Format::Txt);
+        assert_eq!(t.format, Format::Vscsi);
     }
 
     #[test]
@@ -370,6 +384,14 @@ mod tests {
         refused(
             &t(", format = \"csv\""),
             "w.toml:2: workload.trace.format: the csv format needs its columns",
+        );
+        refused(
+            &format!("[workload]\ntrace = {{ file = {:?} }}\n", trace_file("cloudPhysicsIO.txt")),
+            "w.toml:2: workload.trace.format: txt traces have no times: every record would be at time 0",
+        );
+        refused(
+            &t(", csv_columns = \"id=5,size=4\""),
+            "w.toml:2: workload.trace.format: csv_columns give no time column",
         );
         refused(
             &t(", format = \"txt\", csv_columns = \"id=1\""),
