@@ -9,12 +9,12 @@
 //! a slow edge counts; the service time from the actual send is kept apart, and so is the lag
 //! between the two. Requests still queued when the run ends are counted as unsent.
 //!
-//! A region's requests come from its [`Source`]: arrivals and a picker (a synthetic
+//! A region's requests come from its `Source`: arrivals and a picker (a synthetic
 //! workload), or its share of a replayed trace (the instants and objects of the trace).
 
 use crate::check::{CatalogClass, Checker, Verdict};
 use crate::picker::Picker;
-use crate::replay::RegionCursor;
+use crate::replay::{RegionCursor, Replay};
 use crate::schedule::{Arrivals, RateCurve};
 use crate::spec::{Mode, WorkloadSpec};
 use crate::stats::{histogram, Bucket, CacheKind, Counters, Failure, Outcome, MAX_MICROS};
@@ -268,23 +268,13 @@ impl Loadgen {
             stopping: AtomicBool::new(false),
         });
         let counts: Vec<u64> = shared.plan.catalog.iter().map(|c| c.count()).collect();
-        let replay =
-            match &shared.plan.workload.trace {
-                None => None,
-                Some(_) => match shared.plan.catalog.first().and_then(|c| c.replay()) {
-                    Some(r) if shared.plan.workload.mode == Mode::Open => Some(r.clone()),
-                    _ => return Err(io::Error::new(
-                        io::ErrorKind::InvalidInput,
-                        "a trace workload needs open mode and its replay as the catalog's class",
-                    )),
-                },
-            };
+        let replay = trace_replay(&shared.plan)?;
         let shares: Vec<f64> = shared.plan.regions.iter().map(|r| r.share).collect();
         let drivers = shared
             .regions
             .iter()
             .map(|r| {
-                let picker = Picker::new(&shared.plan.workload.mix, &counts);
+                let picker = || Picker::new(&shared.plan.workload.mix, &counts);
                 match shared.plan.workload.mode {
                     Mode::Open => {
                         let source = match &replay {
@@ -295,7 +285,7 @@ impl Loadgen {
                                 r.index as usize,
                                 shared.plan.workload.same_sequence,
                             )),
-                            None => Source::synthetic(&shared, r, picker),
+                            None => Source::synthetic(&shared, r, picker()),
                         };
                         tokio::spawn(dispatch(shared.clone(), r.clone(), source))
                     }
@@ -305,7 +295,7 @@ impl Loadgen {
                     } => tokio::spawn(closed_loop(
                         shared.clone(),
                         r.clone(),
-                        picker,
+                        picker(),
                         viewers,
                         think_time,
                     )),
@@ -449,6 +439,20 @@ impl Shared {
             let phase = self.phase_starts.partition_point(|&p| p <= t);
             rep.phases[phase].counters.unsent += 1;
         }
+    }
+}
+
+/// A trace workload's replay (held by its one catalog class); None for a synthetic workload.
+fn trace_replay(plan: &Plan) -> io::Result<Option<Arc<Replay>>> {
+    if plan.workload.trace.is_none() {
+        return Ok(None);
+    }
+    match plan.catalog.first().and_then(|c| c.replay()) {
+        Some(r) if plan.workload.mode == Mode::Open => Ok(Some(r.clone())),
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a trace workload needs open mode and its replay as the catalog's one class",
+        )),
     }
 }
 
