@@ -13,9 +13,10 @@ use crate::cli::RunArgs;
 use crate::scenario::{self, Scenario};
 use crate::{AssertionsFailed, BadInput};
 use anyhow::{anyhow, Context, Result};
-use loadgen::{CatalogClass, Loadgen, Plan, RegionPlan};
+use loadgen::{CatalogClass, Loadgen, Plan, RegionPlan, Replay};
 use output::Gathered;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use world::World;
 
@@ -37,7 +38,10 @@ pub fn run(args: RunArgs) -> Result<()> {
     .map_err(|e| BadInput(e.to_string()))?;
     let o = scenario::parse_overrides(args.seed, args.duration.as_deref(), args.rate)
         .map_err(BadInput)?;
+    scn.check_overrides(&o).map_err(BadInput)?;
     scn.apply_overrides(o.seed, o.duration, o.rate);
+    // A replayed trace is read whole before anything starts (a bad file is invalid input).
+    let replay = scn.load_replay().map_err(|e| BadInput(e.to_string()))?;
     if args.dry_run {
         print!("{}", scn.to_toml());
         return Ok(());
@@ -48,7 +52,14 @@ pub fn run(args: RunArgs) -> Result<()> {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let world_rt = runtime("cdnlab-world", cores)?;
     let viewers_rt = runtime("cdnlab-viewers", cores)?;
-    let passed = world_rt.block_on(run_scenario(&scn, &dir, &args, viewers_rt.handle(), cores))?;
+    let passed = world_rt.block_on(run_scenario(
+        &scn,
+        &dir,
+        &args,
+        viewers_rt.handle(),
+        cores,
+        replay,
+    ))?;
     viewers_rt.shutdown_timeout(Duration::from_secs(1));
     world_rt.shutdown_timeout(Duration::from_secs(1));
     match passed {
@@ -97,19 +108,29 @@ fn run_dir(scn: &Scenario, out: Option<&Path>) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// The catalog class each mix entry names (validation made sure there is exactly one).
-fn catalog(scn: &Scenario, world: &World) -> Result<Vec<CatalogClass>> {
+/// The catalog class each mix entry names (validation made sure there is exactly one); a
+/// trace's class holds its replay, checked against the seed of the origin serving `/trace/`.
+fn catalog(
+    scn: &Scenario,
+    world: &World,
+    replay: Option<Arc<Replay>>,
+) -> Result<Vec<CatalogClass>> {
     scn.workload
         .mix
         .iter()
         .map(|m| {
+            if let (Some(r), Some(o)) = (&replay, scn.trace_origin()) {
+                if m.class == loadgen::TRACE_CLASS {
+                    return Ok(CatalogClass::trace(scn.origins[o].config.seed, r.clone()));
+                }
+            }
             for (o, running) in scn.origins.iter().zip(&world.origins) {
                 if let Some(c) = o.config.classes.iter().find(|c| c.prefix == m.class) {
-                    return Ok(CatalogClass {
-                        origin_seed: o.config.seed,
-                        class: c.clone(),
-                        origin_start: running.started(),
-                    });
+                    return Ok(CatalogClass::class(
+                        o.config.seed,
+                        c.clone(),
+                        running.started(),
+                    ));
                 }
             }
             Err(anyhow!("workload class {} is no origin's class", m.class))
@@ -123,6 +144,7 @@ async fn run_scenario(
     args: &RunArgs,
     viewers: &tokio::runtime::Handle,
     cores: usize,
+    replay: Option<Arc<Replay>>,
 ) -> Result<Outcome> {
     let mut signal = Box::pin(crate::signals::shutdown_signal()?);
     let started_at = SystemTime::now();
@@ -132,7 +154,7 @@ async fn run_scenario(
         warmup: scn.warmup,
         duration: scn.duration,
         workload: scn.workload.clone(),
-        catalog: catalog(scn, &world)?,
+        catalog: catalog(scn, &world, replay)?,
         regions: scn
             .regions
             .iter()

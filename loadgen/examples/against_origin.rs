@@ -45,12 +45,13 @@ fn main() {
             phases: vec![],
             mode: Mode::Open,
             same_sequence: false,
+            trace: None,
         },
-        catalog: vec![CatalogClass {
-            origin_seed: origin.config().seed,
-            class: origin.config().classes[0].clone(),
-            origin_start: origin.started(),
-        }],
+        catalog: vec![CatalogClass::class(
+            origin.config().seed,
+            origin.config().classes[0].clone(),
+            origin.started(),
+        )],
         regions: vec![RegionPlan {
             name: "r".into(),
             share: 1.0,

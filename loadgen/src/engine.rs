@@ -8,9 +8,13 @@
 //! waits in the region's queue. Latency is measured from the due instant, so queueing behind
 //! a slow edge counts; the service time from the actual send is kept apart, and so is the lag
 //! between the two. Requests still queued when the run ends are counted as unsent.
+//!
+//! A region's requests come from its `Source`: arrivals and a picker (a synthetic
+//! workload), or its share of a replayed trace (the instants and objects of the trace).
 
 use crate::check::{CatalogClass, Checker, Verdict};
 use crate::picker::Picker;
+use crate::replay::{RegionCursor, Replay};
 use crate::schedule::{Arrivals, RateCurve};
 use crate::spec::{Mode, WorkloadSpec};
 use crate::stats::{histogram, Bucket, CacheKind, Counters, Failure, Outcome, MAX_MICROS};
@@ -64,7 +68,8 @@ pub struct Plan {
     pub warmup: Duration,
     pub duration: Duration,
     pub workload: WorkloadSpec,
-    /// The catalog class of each mix entry, in the mix's order.
+    /// The catalog class of each mix entry, in the mix's order (with a trace, the one class
+    /// holds the replay: [`CatalogClass::trace`]).
     pub catalog: Vec<CatalogClass>,
     pub regions: Vec<RegionPlan>,
     /// `Host` of every request.
@@ -265,26 +270,35 @@ impl Loadgen {
             sequence: Mutex::new(Vec::new()),
             stopping: AtomicBool::new(false),
         });
-        let counts: Vec<u64> = shared
-            .plan
-            .catalog
-            .iter()
-            .map(|c| c.class.objects)
-            .collect();
+        let counts: Vec<u64> = shared.plan.catalog.iter().map(|c| c.count()).collect();
+        let replay = trace_replay(&shared.plan)?;
+        let shares: Vec<f64> = shared.plan.regions.iter().map(|r| r.share).collect();
         let drivers = shared
             .regions
             .iter()
             .map(|r| {
-                let picker = Picker::new(&shared.plan.workload.mix, &counts);
+                let picker = || Picker::new(&shared.plan.workload.mix, &counts);
                 match shared.plan.workload.mode {
-                    Mode::Open => tokio::spawn(dispatch(shared.clone(), r.clone(), picker)),
+                    Mode::Open => {
+                        let source = match &replay {
+                            Some(replay) => Source::Trace(RegionCursor::new(
+                                replay.clone(),
+                                shared.plan.seed,
+                                &shares,
+                                r.index as usize,
+                                shared.plan.workload.same_sequence,
+                            )),
+                            None => Source::synthetic(&shared, r, picker()),
+                        };
+                        tokio::spawn(dispatch(shared.clone(), r.clone(), source))
+                    }
                     Mode::Closed {
                         viewers,
                         think_time,
                     } => tokio::spawn(closed_loop(
                         shared.clone(),
                         r.clone(),
-                        picker,
+                        picker(),
                         viewers,
                         think_time,
                     )),
@@ -431,30 +445,95 @@ impl Shared {
     }
 }
 
+/// A trace workload's replay (held by its one catalog class); None for a synthetic workload.
+fn trace_replay(plan: &Plan) -> io::Result<Option<Arc<Replay>>> {
+    if plan.workload.trace.is_none() {
+        return Ok(None);
+    }
+    match plan.catalog.first().and_then(|c| c.replay()) {
+        Some(r) if plan.workload.mode == Mode::Open => Ok(Some(r.clone())),
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a trace workload needs open mode and its replay as the catalog's one class",
+        )),
+    }
+}
+
+/// Where a region's open-loop requests come from.
+enum Source {
+    /// Arrivals on the rate curve, objects from the picker.
+    Synthetic {
+        arrivals: Arrivals,
+        times: SplitMix64,
+        objects: SplitMix64,
+        picker: Picker,
+    },
+    /// The region's share of a replayed trace (catalog class 0).
+    Trace(RegionCursor),
+}
+
+impl Source {
+    fn synthetic(shared: &Shared, region: &Region, picker: Picker) -> Source {
+        let mut times = shared.rng(region.index, 1);
+        let objects = shared.rng(shared.object_stream(region), 2);
+        let w = &shared.plan.workload;
+        let curve = RateCurve::new(w.rate, &w.phases, shared.plan.warmup.as_secs_f64());
+        let phase = times.random::<f64>();
+        Source::Synthetic {
+            arrivals: Arrivals::new(curve, region.plan.share, w.arrival, phase),
+            times,
+            objects,
+            picker,
+        }
+    }
+
+    /// The next request: seconds since traffic began, and what is asked for then. The object
+    /// is drawn only for a request due before `end`.
+    fn next(&mut self, shared: &Shared, end: f64) -> Option<(f64, Job)> {
+        match self {
+            Source::Synthetic {
+                arrivals,
+                times,
+                objects,
+                picker,
+            } => {
+                let t = arrivals.next(times)?;
+                if t >= end {
+                    return None;
+                }
+                let at = shared.start + Duration::from_secs_f64(t);
+                Some((t, Job::pick(shared, picker, objects, at)))
+            }
+            Source::Trace(cursor) => {
+                let (after, index) = cursor.next_request()?;
+                let job = Job {
+                    scheduled: shared.start + after,
+                    entry: 0,
+                    index,
+                    range: None,
+                };
+                Some((after.as_secs_f64(), job))
+            }
+        }
+    }
+}
+
 /// Open loop: hands each request of the region to a connection at its scheduled instant.
-async fn dispatch(shared: Arc<Shared>, region: Arc<Region>, picker: Picker) {
-    let mut times = shared.rng(region.index, 1);
-    let mut objects = shared.rng(shared.object_stream(&region), 2);
-    let w = &shared.plan.workload;
-    let curve = RateCurve::new(w.rate, &w.phases, shared.plan.warmup.as_secs_f64());
-    let phase = times.random::<f64>();
-    let mut arrivals = Arrivals::new(curve, region.plan.share, w.arrival, phase);
+async fn dispatch(shared: Arc<Shared>, region: Arc<Region>, mut source: Source) {
     let end = shared.end();
     let mut last_wake = Instant::now();
-    while let Some(t) = arrivals.next(&mut times) {
+    while let Some((t, job)) = source.next(&shared, end) {
         if t >= end || shared.stopping.load(Relaxed) {
             break;
         }
-        let at = shared.start + Duration::from_secs_f64(t);
-        if at > Instant::now() {
+        if job.scheduled > Instant::now() {
             // At high rates, wake at most every MIN_WAKE_GAP and hand over every request due
             // by then: a wake-up per request would cost more than the request. The lateness
             // this adds is measured (send lag) and counted in latency, never hidden.
-            let wake = at.max(last_wake + MIN_WAKE_GAP);
+            let wake = job.scheduled.max(last_wake + MIN_WAKE_GAP);
             sim::link::timer::sleep_until(wake.into()).await;
             last_wake = Instant::now();
         }
-        let job = Job::pick(&shared, &picker, &mut objects, at);
         hand_over(&shared, &region, job);
     }
 }

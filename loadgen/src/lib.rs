@@ -4,11 +4,15 @@
 pub mod check;
 pub mod engine;
 pub mod picker;
+pub mod replay;
 pub mod schedule;
 pub mod spec;
 pub mod stats;
+pub mod trace_spec;
 
-pub use check::{CatalogClass, Checker, Verdict};
+pub use check::{CatalogClass, Checker, Objects, Verdict};
 pub use engine::{Live, Loadgen, Plan, RegionPlan, RegionReport, Report, Second, Sent};
+pub use replay::{Replay, TraceRequest};
 pub use spec::{Arrival, MixEntry, Mode, Phase, Popularity, WorkloadSpec};
 pub use stats::{Bucket, CacheKind, Counters, Figures, Percentiles};
+pub use trace_spec::{TraceSpec, TRACE_CLASS};

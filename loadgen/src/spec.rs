@@ -11,6 +11,8 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use toml::Spanned;
 
+pub use crate::trace_spec::{RawTrace, TraceSpec, TRACE_CLASS};
+
 /// How requests arrive in open-loop mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Arrival {
@@ -28,6 +30,9 @@ pub enum Popularity {
     Zipf { alpha: f64 },
     /// Every object of the class equally likely.
     Uniform,
+    /// The objects and instants of a replayed trace ([`WorkloadSpec::trace`]); only the
+    /// class [`TRACE_CLASS`] of a trace workload has it.
+    Trace,
 }
 
 /// One entry of `workload.mix`: a class of the origin catalog and its share of requests.
@@ -75,8 +80,14 @@ pub struct WorkloadSpec {
     pub phases: Vec<Phase>,
     pub mode: Mode,
     /// Every region draws the same sequence of objects (at its own rate), so that PoPs that
-    /// differ only in configuration see the same traffic (a policy shoot-out).
+    /// differ only in configuration see the same traffic (a policy shoot-out). With a trace,
+    /// every region replays the whole trace.
     pub same_sequence: bool,
+    /// Replay this trace with its own timing instead of arrivals and a mix. Then `mix` is
+    /// the one entry `{ class = TRACE_CLASS, share = 1, popularity = Trace }` (so that the
+    /// trace has per-class figures like any class), `rate` is 0, `phases` are none and
+    /// `mode` is open.
+    pub trace: Option<TraceSpec>,
 }
 
 /// Defaults, also used by [`RawWorkload::validate`].
@@ -113,6 +124,13 @@ pub mod defaults {
 /// rate = 2000
 /// ramp = "5s"
 /// ```
+///
+/// or a trace replayed with its own timing (no `rate`, `mix` or phases):
+///
+/// ```toml
+/// [workload]
+/// trace = { file = "../shared/traces/cloudPhysicsIO.oracleGeneral.bin", speed = 10.0 }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawWorkload {
@@ -141,8 +159,14 @@ pub struct RawWorkload {
     pub think_time: Option<Spanned<RawDuration>>,
     /// `same_sequence`: every region draws the same sequence of objects (region 0's), each
     /// at its own rate, so that PoPs differing only in configuration see the same traffic
-    /// (a policy shoot-out). Default false: each region has its own sequence.
+    /// (a policy shoot-out). Default false: each region has its own sequence. With `trace`,
+    /// true makes every region replay the whole trace (instead of its share of it).
     pub same_sequence: Option<bool>,
+    /// `trace`: replay a cache trace with its own timing, scaled, instead of `rate` and
+    /// `mix`: see [`RawTrace`] (`file`, `format`, `csv_columns`, `speed`, `skip`, `limit`).
+    /// Then `rate`, `arrival`, `mix` and `[[workload.phase]]` must be absent and `mode` open;
+    /// each request goes to one region, drawn by the regions' shares.
+    pub trace: Option<Spanned<RawTrace>>,
 }
 
 /// One entry of `mix`.
@@ -245,6 +269,9 @@ impl RawWorkload {
         at: Option<Range<usize>>,
         classes: &[&str],
     ) -> Result<WorkloadSpec, ConfigError> {
+        if let Some(t) = &self.trace {
+            return self.validate_trace(src, t);
+        }
         let closed = self.mode.as_ref().is_some_and(|m| m.get_ref() == "closed");
         let rate = match &self.rate {
             None if closed => 1.0,
@@ -288,6 +315,69 @@ impl RawWorkload {
             phases,
             mode,
             same_sequence: self.same_sequence.unwrap_or(false),
+            trace: None,
+        })
+    }
+
+    /// A trace workload: `trace` validated, the keys of synthetic workloads refused.
+    fn validate_trace(
+        &self,
+        src: &Source<'_>,
+        t: &Spanned<RawTrace>,
+    ) -> Result<WorkloadSpec, ConfigError> {
+        if let Some(m) = self.mode.as_ref().filter(|m| m.get_ref() == "closed") {
+            return Err(src.error(
+                Some(m.span()),
+                "mode",
+                "a trace is replayed open loop, with its own timing: mode = \"closed\" is not possible with trace",
+            ));
+        }
+        let others = [
+            ("mix", span_of(&self.mix), "the trace names the objects"),
+            (
+                "rate",
+                span_of(&self.rate),
+                "the trace's timing sets the rate; scale it with trace.speed",
+            ),
+            (
+                "arrival",
+                span_of(&self.arrival),
+                "the trace's timing sets the arrivals",
+            ),
+            (
+                "phase",
+                self.phase
+                    .as_ref()
+                    .and_then(|p| p.first())
+                    .map(|p| p.span()),
+                "the trace's timing sets the rate",
+            ),
+        ];
+        if let Some((key, span, why)) = others.into_iter().find(|(_, s, _)| s.is_some()) {
+            return Err(src.error(span, key, format!("not with trace ({why})")));
+        }
+        let mode = self.validate_mode(src, Some(t.span()))?;
+        let trace = t.get_ref().validate(
+            &src.with_key_prefix(&if src.key_prefix.is_empty() {
+                "trace".to_string()
+            } else {
+                format!("{}.trace", src.key_prefix)
+            }),
+            Some(t.span()),
+        )?;
+        Ok(WorkloadSpec {
+            rate: 0.0,
+            arrival: defaults::ARRIVAL,
+            mix: vec![MixEntry {
+                class: TRACE_CLASS.to_string(),
+                share: 1.0,
+                popularity: Popularity::Trace,
+                range: None,
+            }],
+            phases: Vec::new(),
+            mode,
+            same_sequence: self.same_sequence.unwrap_or(false),
+            trace: Some(trace),
         })
     }
 
@@ -563,6 +653,14 @@ impl WorkloadSpec {
     /// followed by its `[[{table}.phase]]`s: the text that [`RawWorkload::validate`] turns
     /// back into an equal spec (given the same classes).
     pub fn to_toml(&self, table: &str) -> String {
+        if let Some(t) = &self.trace {
+            let mut out = format!("[{table}]\nmode = \"open\"\n");
+            if self.same_sequence {
+                out.push_str("same_sequence = true\n");
+            }
+            out.push_str(&format!("trace = {}\n", t.to_toml()));
+            return out;
+        }
         let mut out = format!("[{table}]\nrate = {}\n", toml_f64(self.rate));
         match &self.mode {
             Mode::Open => {
@@ -590,7 +688,7 @@ impl WorkloadSpec {
         for m in &self.mix {
             let popularity = match &m.popularity {
                 Popularity::Zipf { alpha } => format!("{{ zipf = {} }}", toml_f64(*alpha)),
-                Popularity::Uniform => toml_str("uniform"),
+                Popularity::Uniform | Popularity::Trace => toml_str("uniform"),
             };
             let range = m
                 .range
@@ -615,8 +713,12 @@ impl WorkloadSpec {
     }
 
     /// Sets the starting rate and scales every phase's rate by the same factor, so that the
-    /// shape of the load stays the same (`cdnlab run --rate`). `rate` must be > 0.
+    /// shape of the load stays the same (`cdnlab run --rate`). `rate` must be > 0. A trace
+    /// workload is left as it is (its timing is the trace's; the scenario refuses `--rate`).
     pub fn set_rate(&mut self, rate: f64) {
+        if self.trace.is_some() {
+            return;
+        }
         let factor = rate / self.rate;
         self.rate = rate;
         for p in &mut self.phases {
@@ -677,6 +779,7 @@ mod tests {
                 phases: vec![],
                 mode: Mode::Open,
                 same_sequence: false,
+                trace: None,
             }
         );
     }

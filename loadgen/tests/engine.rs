@@ -38,12 +38,13 @@ fn plan(o: &RunningOrigin, target: SocketAddr, rate: f64, mode: Mode) -> Plan {
             phases: vec![],
             mode,
             same_sequence: false,
+            trace: None,
         },
-        catalog: vec![CatalogClass {
-            origin_seed: 3,
-            class: o.config().classes[0].clone(),
-            origin_start: o.started(),
-        }],
+        catalog: vec![CatalogClass::class(
+            3,
+            o.config().classes[0].clone(),
+            o.started(),
+        )],
         regions: vec![RegionPlan {
             name: "r".into(),
             share: 1.0,
@@ -197,4 +198,66 @@ async fn range_requests_are_checked_chunk_by_chunk() {
     assert_eq!(c.errors, 0, "{c:?}");
     // Chunks of 4 KiB of 100 B..20 KiB objects: far fewer bytes than whole objects.
     assert!(c.bytes <= c.requests * 4096, "{c:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trace_is_replayed_at_its_instants_split_over_regions() {
+    use loadgen::{Replay, TraceRequest, TraceSpec, TRACE_CLASS};
+    use std::sync::Arc;
+    // 300 requests, one every 4 ms, for 20 objects of different sizes.
+    let o = origin("").await;
+    let replay = Arc::new(Replay::from_requests(
+        (0..300u64)
+            .map(|i| TraceRequest {
+                at_ns: i * 4_000_000,
+                id: 1000 + i % 20,
+                size: 100 + (i % 20) * 997,
+            })
+            .collect(),
+    ));
+    let mut p = plan(&o, o.local_addr(), 1.0, Mode::Open);
+    p.workload = WorkloadSpec {
+        rate: 0.0,
+        arrival: Arrival::Poisson,
+        mix: vec![MixEntry {
+            class: TRACE_CLASS.into(),
+            share: 1.0,
+            popularity: Popularity::Trace,
+            range: None,
+        }],
+        phases: vec![],
+        mode: Mode::Open,
+        same_sequence: false,
+        trace: Some(TraceSpec {
+            file: "t.bin".into(),
+            format: sim::trace::Format::OracleGeneral,
+            speed: 1.0,
+            skip: Duration::ZERO,
+            limit: None,
+        }),
+    };
+    p.catalog = vec![CatalogClass::trace(3, replay.clone())];
+    let mut second = p.regions[0].clone();
+    second.name = "r2".into();
+    p.regions[0].share = 0.25;
+    second.share = 0.75;
+    p.regions.push(second);
+    let rep = Loadgen::start(p, Instant::now()).unwrap().finish().await;
+    let mut sent = 0;
+    for (r, share) in rep.regions.iter().zip([0.25, 0.75]) {
+        let c = r.total.counters;
+        assert_eq!((c.errors, c.unsent), (0, 0), "{c:?}");
+        let n = c.requests + r.warmup.requests;
+        assert!((n as f64 - 300.0 * share).abs() < 40.0, "{n} for {share}");
+        assert_eq!(r.classes[0].counters.requests, c.requests);
+        sent += n;
+    }
+    assert_eq!(sent, 300);
+    // Each request was scheduled at its trace instant, and each went out once.
+    let mut indexes: Vec<u64> = rep.sequence.iter().map(|s| s.index).collect();
+    indexes.sort_unstable();
+    assert_eq!(indexes, (0..300).collect::<Vec<_>>());
+    for s in &rep.sequence {
+        assert_eq!(s.scheduled_us, s.index * 4000);
+    }
 }

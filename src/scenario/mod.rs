@@ -3,16 +3,19 @@
 //! (`quick.toml:23: region[1].site: unknown site "mars" (sites: …)`). Each section is owned by
 //! the crate that consumes it (the edge's config, the origin's, the world's, the workload's);
 //! this module composes them and checks the cross-references (sites, origins, PoPs, parents,
-//! regions, mix classes, assertions). [`Scenario::to_toml`] ([`write`]) gives the resolved
-//! file back, every default written out.
+//! regions, mix classes, assertions; a replayed trace's origin and file: [`trace`]).
+//! [`Scenario::to_toml`] ([`write`]) gives the resolved file back, every default written out.
 
 mod pops;
 mod raw;
+mod trace;
 mod validate;
 mod write;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod trace_tests;
 
 use std::net::SocketAddr;
 use std::path::Path;

@@ -70,9 +70,11 @@ pub struct RawScenario {
     /// `[[region]]`: where the viewers are, at least one; see [`RawRegion`].
     pub region: Option<Vec<Spanned<RawRegion>>>,
     /// `[workload]`: what the viewers ask for and at what rate ([`RawWorkload`]: `rate`,
-    /// `arrival`, `mode`, `viewers`, `think_time`, `mix`, `[[workload.phase]]`). Required.
-    /// A mix class must be routed by every PoP's behaviors to the origin that has it, and
-    /// a phase's `at` must fall within `duration`.
+    /// `arrival`, `mode`, `viewers`, `think_time`, `mix`, `[[workload.phase]]`, or `trace`).
+    /// Required. A mix class must be routed by every PoP's behaviors to the origin that has
+    /// it, and a phase's `at` must fall within `duration`. A `trace` file is resolved
+    /// against the scenario file's folder; every PoP must send `/trace/` to the same origin,
+    /// and the part of the trace the run sends is read at validation.
     pub workload: Option<Spanned<RawWorkload>>,
     /// `[[assert]]`: conditions checked at the end of the run; see [`RawAssert`].
     #[serde(rename = "assert")]

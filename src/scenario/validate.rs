@@ -191,6 +191,7 @@ impl RawScenario {
         let pops = validate_pops(self, src, &world, &origins)?;
         let regions = self.validate_regions(src, &world, &pops)?;
         let workload = self.validate_workload(src, duration, &origins, &pops)?;
+        super::trace::check(self, src, &workload, warmup + duration, &origins, &pops)?;
         let asserts = self.validate_asserts(src, &regions, &pops)?;
         Ok(Scenario {
             file: src.file.to_string(),
