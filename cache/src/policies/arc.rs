@@ -153,6 +153,7 @@ impl Arc {
         evicted.push(Evicted {
             id: n.id,
             size: n.size,
+            slot: i,
         });
     }
 
@@ -182,6 +183,7 @@ impl Arc {
                 evicted.push(Evicted {
                     id: n.id,
                     size: n.size,
+                    slot: i,
                 });
             }
         } else {
@@ -209,6 +211,23 @@ impl Arc {
         self.drop_node(i);
         self.ghost_hit_now = true;
     }
+
+    /// A request found node `i`: a hit if it holds data (T1 moves to T2, T2 to its head),
+    /// returning `true`; a ghost is a miss, left for `admit` to adapt to.
+    #[inline]
+    fn hit(&mut self, i: u32) -> bool {
+        match self.slab.get(i).at {
+            Where::T1 => {
+                self.detach(i);
+                self.attach(i, Where::T2);
+            }
+            Where::T2 => self.slab.move_to_head(&mut self.t2, i),
+            Where::B1 | Where::B2 => return false,
+        }
+        self.in_b1 = false;
+        self.in_b2 = false;
+        true
+    }
 }
 
 impl Policy for Arc {
@@ -230,23 +249,23 @@ impl Policy for Arc {
             .is_some_and(|&i| matches!(self.slab.get(i).at, Where::T1 | Where::T2))
     }
 
+    fn slot(&self, id: ObjId) -> Option<u32> {
+        let &i = self.map.get(&id)?;
+        matches!(self.slab.get(i).at, Where::T1 | Where::T2).then_some(i)
+    }
+
     #[inline]
     fn touch(&mut self, req: &Request) -> bool {
         let Some(&i) = self.map.get(&req.id) else {
             return false;
         };
-        match self.slab.get(i).at {
-            Where::T1 => {
-                self.detach(i);
-                self.attach(i, Where::T2);
-            }
-            Where::T2 => self.slab.move_to_head(&mut self.t2, i),
-            // A ghost hit is a miss; `admit` adapts to it.
-            Where::B1 | Where::B2 => return false,
-        }
-        self.in_b1 = false;
-        self.in_b2 = false;
-        true
+        self.hit(i)
+    }
+
+    #[inline]
+    fn touch_slot(&mut self, _req: &Request, slot: u32) {
+        let hit = self.hit(slot);
+        debug_assert!(hit, "touch_slot of a ghost");
     }
 
     fn admit(&mut self, req: &Request, evicted: &mut Vec<Evicted>) -> bool {

@@ -96,7 +96,15 @@ impl Clock {
         self.slab.free(t);
         self.map.remove(&id);
         self.used -= size;
-        evicted.push(Evicted { id, size });
+        evicted.push(Evicted { id, size, slot: t });
+    }
+
+    #[inline]
+    fn hit(&mut self, i: u32) {
+        let e = self.slab.get_mut(i);
+        if e.freq < self.max_freq {
+            e.freq += 1;
+        }
     }
 }
 
@@ -116,19 +124,24 @@ impl Policy for Clock {
     fn contains(&self, id: ObjId) -> bool {
         self.map.contains_key(&id)
     }
+    fn slot(&self, id: ObjId) -> Option<u32> {
+        self.map.get(&id).copied()
+    }
 
     #[inline]
     fn touch(&mut self, req: &Request) -> bool {
         match self.map.get(&req.id) {
             Some(&i) => {
-                let e = self.slab.get_mut(i);
-                if e.freq < self.max_freq {
-                    e.freq += 1;
-                }
+                self.hit(i);
                 true
             }
             None => false,
         }
+    }
+
+    #[inline]
+    fn touch_slot(&mut self, _req: &Request, slot: u32) {
+        self.hit(slot);
     }
 
     fn admit(&mut self, req: &Request, evicted: &mut Vec<Evicted>) -> bool {

@@ -190,8 +190,33 @@ impl Gdsf {
         let slot = self.heap_remove(0);
         self.inflation = f64::from_bits(slot.pri);
         let Obj { id, size, .. } = self.release(slot.obj);
-        evicted.push(Evicted { id, size });
+        evicted.push(Evicted {
+            id,
+            size,
+            slot: slot.obj,
+        });
         id
+    }
+
+    /// A hit on object record `o`: one more access, a new priority.
+    #[inline]
+    fn hit(&mut self, o: u32) {
+        let obj = &mut self.objs[o as usize];
+        obj.freq += 1;
+        let (freq, size, pos) = (obj.freq, obj.size, obj.pos as usize);
+        let pri = self.priority_of(freq, size).to_bits();
+        let seq = self.next_seq();
+        // Every held priority is at least L and L is the minimum evicted, so L never falls;
+        // with seq growing too, the key only grows and the entry sinks. Sifting up otherwise
+        // keeps the heap valid whatever happens to the arithmetic.
+        let old = self.heap[pos].key();
+        self.heap[pos].pri = pri;
+        self.heap[pos].seq = seq;
+        if (pri, seq) > old {
+            self.sift_down(pos);
+        } else {
+            self.sift_up(pos);
+        }
     }
 }
 
@@ -212,28 +237,22 @@ impl Policy for Gdsf {
         self.map.contains_key(&id)
     }
 
+    fn slot(&self, id: ObjId) -> Option<u32> {
+        self.map.get(&id).copied()
+    }
+
     #[inline]
     fn touch(&mut self, req: &Request) -> bool {
         let Some(&o) = self.map.get(&req.id) else {
             return false;
         };
-        let obj = &mut self.objs[o as usize];
-        obj.freq += 1;
-        let (freq, size, pos) = (obj.freq, obj.size, obj.pos as usize);
-        let pri = self.priority_of(freq, size).to_bits();
-        let seq = self.next_seq();
-        // Every held priority is at least L and L is the minimum evicted, so L never falls;
-        // with seq growing too, the key only grows and the entry sinks. Sifting up otherwise
-        // keeps the heap valid whatever happens to the arithmetic.
-        let old = self.heap[pos].key();
-        self.heap[pos].pri = pri;
-        self.heap[pos].seq = seq;
-        if (pri, seq) > old {
-            self.sift_down(pos);
-        } else {
-            self.sift_up(pos);
-        }
+        self.hit(o);
         true
+    }
+
+    #[inline]
+    fn touch_slot(&mut self, _req: &Request, slot: u32) {
+        self.hit(slot);
     }
 
     fn admit(&mut self, req: &Request, evicted: &mut Vec<Evicted>) -> bool {

@@ -144,7 +144,7 @@ impl Lfu {
         self.slab.free(i);
         self.map.remove(&id);
         self.used -= size;
-        evicted.push(Evicted { id, size });
+        evicted.push(Evicted { id, size, slot: i });
     }
 
     /// One more access to held node `i`: moves it to the next frequency's bucket.
@@ -190,6 +190,14 @@ impl Policy for Lfu {
     }
     fn contains(&self, id: ObjId) -> bool {
         self.map.contains_key(&id)
+    }
+    fn slot(&self, id: ObjId) -> Option<u32> {
+        self.map.get(&id).copied()
+    }
+
+    #[inline]
+    fn touch_slot(&mut self, _req: &Request, slot: u32) {
+        self.bump(slot);
     }
 
     #[inline]

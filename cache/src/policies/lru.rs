@@ -49,7 +49,14 @@ impl<const PROMOTE: bool> RecencyList<PROMOTE> {
         self.slab.free(t);
         self.map.remove(&id);
         self.used -= size;
-        evicted.push(Evicted { id, size });
+        evicted.push(Evicted { id, size, slot: t });
+    }
+
+    #[inline]
+    fn hit(&mut self, i: u32) {
+        if PROMOTE {
+            self.slab.move_to_head(&mut self.list, i);
+        }
     }
 }
 
@@ -69,18 +76,24 @@ impl<const PROMOTE: bool> Policy for RecencyList<PROMOTE> {
     fn contains(&self, id: ObjId) -> bool {
         self.map.contains_key(&id)
     }
+    fn slot(&self, id: ObjId) -> Option<u32> {
+        self.map.get(&id).copied()
+    }
 
     #[inline]
     fn touch(&mut self, req: &Request) -> bool {
         match self.map.get(&req.id) {
             Some(&i) => {
-                if PROMOTE {
-                    self.slab.move_to_head(&mut self.list, i);
-                }
+                self.hit(i);
                 true
             }
             None => false,
         }
+    }
+
+    #[inline]
+    fn touch_slot(&mut self, _req: &Request, slot: u32) {
+        self.hit(slot);
     }
 
     fn admit(&mut self, req: &Request, evicted: &mut Vec<Evicted>) -> bool {

@@ -438,7 +438,7 @@ impl S3Fifo {
                 let Obj { id, size, .. } = *o;
                 self.slab.free(t);
                 self.ghost.remember(id, size, &mut self.map);
-                evicted.push(Evicted { id, size });
+                evicted.push(Evicted { id, size, slot: t });
                 return;
             }
         }
@@ -461,7 +461,7 @@ impl S3Fifo {
                 self.main_used -= size;
                 self.slab.free(t);
                 self.map.remove(&id);
-                evicted.push(Evicted { id, size });
+                evicted.push(Evicted { id, size, slot: t });
                 return;
             }
         }
@@ -486,6 +486,14 @@ impl Policy for S3Fifo {
     }
     fn contains(&self, id: ObjId) -> bool {
         self.map.get(&id).is_some_and(|s| s.as_held().is_some())
+    }
+    fn slot(&self, id: ObjId) -> Option<u32> {
+        self.map.get(&id).and_then(|s| s.as_held())
+    }
+
+    #[inline]
+    fn touch_slot(&mut self, _req: &Request, slot: u32) {
+        self.hit(slot);
     }
 
     #[inline]

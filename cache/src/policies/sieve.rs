@@ -81,7 +81,7 @@ impl Sieve {
         self.slab.free(i);
         self.map.remove(&id);
         self.used -= size;
-        evicted.push(Evicted { id, size });
+        evicted.push(Evicted { id, size, slot: i });
     }
 }
 
@@ -100,6 +100,14 @@ impl Policy for Sieve {
     }
     fn contains(&self, id: ObjId) -> bool {
         self.map.contains_key(&id)
+    }
+    fn slot(&self, id: ObjId) -> Option<u32> {
+        self.map.get(&id).copied()
+    }
+
+    #[inline]
+    fn touch_slot(&mut self, _req: &Request, slot: u32) {
+        self.slab.get_mut(slot).visited = true;
     }
 
     #[inline]

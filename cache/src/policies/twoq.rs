@@ -220,7 +220,7 @@ impl TwoQ {
             self.ain_used -= size;
             self.slab.free(t);
             self.aout.remember(id, size, &mut self.map);
-            evicted.push(Evicted { id, size });
+            evicted.push(Evicted { id, size, slot: t });
         } else {
             self.evict_am(evicted);
         }
@@ -235,7 +235,7 @@ impl TwoQ {
         self.am_used -= size;
         self.slab.free(t);
         self.map.remove(&id);
-        evicted.push(Evicted { id, size });
+        evicted.push(Evicted { id, size, slot: t });
     }
 }
 
@@ -254,6 +254,14 @@ impl Policy for TwoQ {
     }
     fn contains(&self, id: ObjId) -> bool {
         self.map.get(&id).is_some_and(|s| s.as_held().is_some())
+    }
+    fn slot(&self, id: ObjId) -> Option<u32> {
+        self.map.get(&id).and_then(|s| s.as_held())
+    }
+
+    #[inline]
+    fn touch_slot(&mut self, _req: &Request, slot: u32) {
+        self.hit(slot);
     }
 
     #[inline]

@@ -598,6 +598,7 @@ impl WTinyLfu {
         evicted.push(Evicted {
             id: n.key.id,
             size: n.size,
+            slot: i,
         });
     }
 
@@ -682,6 +683,31 @@ impl WTinyLfu {
             self.sketch.halve();
         }
     }
+
+    /// A hit on node `i`: window hits reorder the window only (not counted, as in
+    /// libCacheSim); main hits promote and are counted.
+    #[inline]
+    fn hit(&mut self, i: u32) {
+        match self.slab.get(i).at {
+            Where::Window => {
+                self.slab.move_to_head(&mut self.window, i);
+                return; // window hits are not counted (libCacheSim)
+            }
+            Where::Protected => self.slab.move_to_head(&mut self.protected, i),
+            Where::Probation => {
+                self.detach(i);
+                self.attach(i, Where::Protected);
+                while self.protected_bytes > self.protected_cap {
+                    let t = self.protected.tail().expect("protected over its size");
+                    self.detach(t);
+                    self.attach(t, Where::Probation);
+                    self.settle_pending = true;
+                }
+                // Probation may now overflow; `access` or the next `admit` evicts it.
+            }
+        }
+        self.count_main_hit(self.slab.get(i).key);
+    }
 }
 
 impl Policy for WTinyLfu {
@@ -704,31 +730,22 @@ impl Policy for WTinyLfu {
         self.map.contains_key(&id)
     }
 
+    fn slot(&self, id: ObjId) -> Option<u32> {
+        self.map.get(&id).copied()
+    }
+
     #[inline]
     fn touch(&mut self, req: &Request) -> bool {
         let Some(&i) = self.map.get(&req.id) else {
             return false;
         };
-        match self.slab.get(i).at {
-            Where::Window => {
-                self.slab.move_to_head(&mut self.window, i);
-                return true; // window hits are not counted (libCacheSim)
-            }
-            Where::Protected => self.slab.move_to_head(&mut self.protected, i),
-            Where::Probation => {
-                self.detach(i);
-                self.attach(i, Where::Protected);
-                while self.protected_bytes > self.protected_cap {
-                    let t = self.protected.tail().expect("protected over its size");
-                    self.detach(t);
-                    self.attach(t, Where::Probation);
-                    self.settle_pending = true;
-                }
-                // Probation may now overflow; `access` or the next `admit` evicts it.
-            }
-        }
-        self.count_main_hit(self.slab.get(i).key);
+        self.hit(i);
         true
+    }
+
+    #[inline]
+    fn touch_slot(&mut self, _req: &Request, slot: u32) {
+        self.hit(slot);
     }
 
     fn admit(&mut self, req: &Request, evicted: &mut Vec<Evicted>) -> bool {
