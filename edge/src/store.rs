@@ -6,30 +6,34 @@
 //! A key string (built by the proxy from the request) is hashed with xxh3 ([`Store::hash_key`]).
 //! The hash selects the shard (its top bits) and is the object id the shard's policy sees.
 //! Each shard is a `Mutex` around:
-//! - its own policy instance, sized to the shard's share of the capacity;
-//! - an [`IdMap`] from hash to [`Entry`] (by value: an entry is one reference-counted
-//!   buffer, see its layout): the payloads (policies own none);
-//! - a reused `Vec<Evicted>` that the policy's `admit` fills, from which the store removes the
-//!   evicted entries from its map;
+//! - its own policy instance, sized to the shard's share of the capacity: it decides what is
+//!   held and is the only index from hash to object (see [`Policy::slot`]);
+//! - a vector of [`Entry`] indexed by the policy's slot (by value: an entry is one
+//!   reference-counted buffer, see its layout): the payloads (policies own none). A lookup is
+//!   one probe of the policy's index, giving the slot, then the entry at that slot; a hit is
+//!   recorded by slot ([`Policy::touch_slot`]), without probing again;
+//! - a reused `Vec<Evicted>` that the policy's `admit` fills, from which the store frees the
+//!   evicted entries (at the slots the evictions report);
 //! - counters for [`StoreStats`].
 //!
 //! Readers get a clone of the [`Entry`] (a reference-count increment on its buffer): an entry
 //! evicted or invalidated while a response is being streamed from it stays alive until that
 //! reader drops it (and every header value and body slice taken from it), and not longer
-//! ([`Entry::is_unique`] tells). Entries leaving the map are dropped after the shard's lock is
+//! ([`Entry::is_unique`] tells). Entries leaving the store are dropped after the shard's lock is
 //! released, so freeing buffers never happens under a lock; the metadata estimate (which reads
 //! an entry's buffer, cold for an evicted entry) is computed and accounted outside the lock
 //! too.
 //!
 //! # Invariants
 //!
-//! After every operation, in every shard: the map's keys are exactly the ids the policy holds
-//! (`Policy::contains`), and the payload bytes held are at most the shard's capacity; so the
-//! store as a whole never holds more than `capacity` payload bytes.
+//! After every operation, in every shard: there is an entry at exactly the slots of the ids
+//! the policy holds, each under its id's slot (`Policy::slot`), and the payload bytes held are
+//! at most the shard's capacity; so the store as a whole never holds more than `capacity`
+//! payload bytes.
 //!
 //! # Hash collisions
 //!
-//! The map is keyed by the 64-bit hash, and each entry carries its full key string. A lookup
+//! Objects are identified by the 64-bit hash, and each entry carries its full key string. A lookup
 //! whose hash matches an entry with a different key string is a miss (and records no access
 //! with the policy). Inserting a key whose hash is held by a different key replaces that entry
 //! (it is removed as a refresh would be, then the new one is admitted): with 64-bit hashes
@@ -41,7 +45,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use cache::{Evicted, IdMap, ObjId, ParamError, Policy, PolicySpec, Request};
+use cache::{Evicted, ObjId, ParamError, Policy, PolicySpec, Request};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
 /// One stored response (a variant): a single reference-counted buffer. Immutable once
@@ -611,10 +615,14 @@ pub enum Insert {
     Refused,
 }
 
-/// One shard: a policy and the payloads of the ids it holds.
+/// One shard: a policy and the payloads of the ids it holds, kept at the policy's slots.
 struct Shard {
     policy: Box<dyn Policy>,
-    map: IdMap<Entry>,
+    /// `entries[s]` is the entry of the object the policy holds at slot `s` (see
+    /// [`Policy::slot`]); `None` at the slots it does not use. The policy's index is the only
+    /// one: the store keeps no map of its own. Grows by a quarter at a time, as the policy's
+    /// slots do, so it stays within about 5/4 of the most objects held at once.
+    entries: Vec<Option<Entry>>,
     /// Reused by every `admit` so the miss path does not allocate for it.
     evicted: Vec<Evicted>,
     capacity: u64,
@@ -627,17 +635,17 @@ struct Shard {
 /// A shard on its own cache lines, so threads hitting neighbouring shards do not contend for
 /// the line that holds each other's lock word.
 #[repr(align(128))]
-struct Slot {
+struct Padded {
     shard: Mutex<Shard>,
     /// The sum of the held entries' [`Entry::metadata_bytes`], kept outside the lock: computing
     /// it reads an entry's buffer, which for an evicted (cold) entry means a cache miss, so it
-    /// is done after the lock is released. It can lag the map for an instant (and even
+    /// is done after the lock is released. It can lag the entries for an instant (and even
     /// dip below zero when an entry is evicted before its inserter has added it).
     metadata_bytes: AtomicI64,
 }
 
-impl Slot {
-    /// Accounts for entries that left the map (after the lock is released) and drops them.
+impl Padded {
+    /// Accounts for entries that left the shard (after the lock is released) and drops them.
     fn bury(&self, dead: &mut Vec<Entry>) {
         let bytes: usize = dead.iter().map(|e| e.metadata_bytes()).sum();
         if bytes > 0 {
@@ -648,19 +656,34 @@ impl Slot {
 }
 
 impl Shard {
-    /// Takes `hash`'s entry out of the map and the policy (not an eviction), whatever its key.
+    /// The slot and entry held under `hash`, whatever its key. No side effects.
+    #[inline]
+    fn find(&self, hash: ObjId) -> Option<(u32, &Entry)> {
+        let slot = self.policy.slot(hash)?;
+        let e = self.entries.get(slot as usize).and_then(Option::as_ref);
+        debug_assert!(
+            e.is_some(),
+            "the policy holds {hash}, the store has no entry"
+        );
+        Some((slot, e?))
+    }
+
+    /// Takes `hash`'s entry out of the entries and the policy (not an eviction), whatever its
+    /// key.
     fn take(&mut self, hash: ObjId) -> Option<Entry> {
-        let old = self.map.remove(&hash)?;
+        let slot = self.policy.slot(hash)?;
+        let old = self.entries.get_mut(slot as usize).and_then(Option::take);
         let size = self.policy.remove(hash);
-        debug_assert_eq!(size, Some(old.policy_size()), "map and policy disagree");
+        let old = old?;
+        debug_assert_eq!(size, Some(old.policy_size()), "entries and policy disagree");
         self.payload_bytes -= old.charge();
         Some(old)
     }
 
     /// Takes `hash`'s entry out if its key is `key` (an invalidation).
     fn remove_key(&mut self, hash: ObjId, key: &str) -> Option<Entry> {
-        match self.map.get(&hash) {
-            Some(e) if e.has_key(key) => {
+        match self.find(hash) {
+            Some((_, e)) if e.has_key(key) => {
                 self.invalidations += 1;
                 self.take(hash)
             }
@@ -668,7 +691,20 @@ impl Shard {
         }
     }
 
-    /// `Store::insert` under the lock; entries leaving the map go to `dead`.
+    /// Puts `entry` at `slot`, growing the entries by a quarter (at least) if needed.
+    fn put(&mut self, slot: u32, entry: Entry) {
+        let s = slot as usize;
+        let len = self.entries.len();
+        if s >= len {
+            let want = (s + 1).max(len + len / 4).max(16);
+            self.entries.reserve_exact(want - len);
+            self.entries.resize_with(want, || None);
+        }
+        debug_assert!(self.entries[s].is_none(), "slot {slot} is taken");
+        self.entries[s] = Some(entry);
+    }
+
+    /// `Store::insert` under the lock; entries leaving the shard go to `dead`.
     fn insert(
         &mut self,
         hash: ObjId,
@@ -685,27 +721,37 @@ impl Shard {
         }
         let Shard {
             policy,
-            map,
+            entries,
             evicted,
             ..
         } = self;
         evicted.clear();
         let admitted = policy.admit(&Request::new(hash, size), evicted);
         let mut count = 0;
+        // Every evicted slot is freed before the newcomer's entry is put: the policy may have
+        // given it one of them.
         for e in evicted.iter() {
             if e.id == hash {
                 // The newcomer itself, admitted and evicted in the same call: never stored.
                 debug_assert!(!admitted);
                 continue;
             }
-            let Some(gone) = map.remove(&e.id) else {
+            let Some(gone) = entries.get_mut(e.slot as usize).and_then(Option::take) else {
                 // A policy bug: fail loudly in tests, keep serving in production.
                 if cfg!(debug_assertions) {
-                    panic!("the policy evicted {}, which the store does not hold", e.id);
+                    panic!(
+                        "the policy evicted {} from slot {}, which is empty",
+                        e.id, e.slot
+                    );
                 }
                 continue;
             };
             debug_assert_eq!(e.size, gone.policy_size());
+            debug_assert_eq!(
+                e.id,
+                Store::hash_key(gone.key()),
+                "evicted from another slot"
+            );
             self.payload_bytes -= gone.charge();
             self.evicted_bytes += gone.charge();
             count += 1;
@@ -715,15 +761,16 @@ impl Shard {
         if !admitted {
             return Insert::Refused;
         }
+        let slot = self.policy.slot(hash).expect("admitted, so held at a slot");
         self.payload_bytes += entry.charge();
-        map.insert(hash, entry);
+        self.put(slot, entry);
         Insert::Stored { evicted: count }
     }
 }
 
 /// The cache store: see the [module documentation](self).
 pub struct Store {
-    shards: Box<[Slot]>,
+    shards: Box<[Padded]>,
     /// log2 of the shard count: the hash's top `shard_bits` bits select the shard.
     shard_bits: u32,
     max_object_size: u64,
@@ -783,7 +830,7 @@ impl Store {
             policy_name = p.name();
             let shard = Mutex::new(Shard {
                 policy: p,
-                map: IdMap::default(),
+                entries: Vec::new(),
                 evicted: Vec::with_capacity(16),
                 capacity: cap,
                 payload_bytes: 0,
@@ -791,7 +838,7 @@ impl Store {
                 evicted_bytes: 0,
                 invalidations: 0,
             });
-            slots.push(Slot {
+            slots.push(Padded {
                 shard,
                 metadata_bytes: AtomicI64::new(0),
             });
@@ -834,7 +881,7 @@ impl Store {
     }
 
     #[inline]
-    fn slot(&self, hash: u64) -> &Slot {
+    fn slot(&self, hash: u64) -> &Padded {
         &self.shards[self.shard_index(hash)]
     }
 
@@ -852,11 +899,13 @@ impl Store {
     pub fn get(&self, hash: u64, key: &str) -> Option<Entry> {
         let mut guard = self.lock(hash);
         let shard = &mut *guard;
-        match shard.map.get(&hash) {
-            Some(e) if e.has_key(key) => {
+        match shard.find(hash) {
+            Some((slot, e)) if e.has_key(key) => {
                 let e = e.clone();
-                let hit = shard.policy.touch(&Request::new(hash, e.policy_size()));
-                debug_assert!(hit, "map and policy disagree");
+                // The slot was just found: no second probe of the policy's index.
+                shard
+                    .policy
+                    .touch_slot(&Request::new(hash, e.policy_size()), slot);
                 Some(e)
             }
             Some(_) => None,
@@ -873,8 +922,8 @@ impl Store {
     #[inline]
     pub fn peek(&self, hash: u64, key: &str) -> Option<Entry> {
         let guard = self.lock(hash);
-        match guard.map.get(&hash) {
-            Some(e) if e.has_key(key) => Some(e.clone()),
+        match guard.find(hash) {
+            Some((_, e)) if e.has_key(key) => Some(e.clone()),
             _ => None,
         }
     }
@@ -933,10 +982,11 @@ impl Store {
                 ids.clear();
                 ids.extend(
                     shard
-                        .map
+                        .entries
                         .iter()
-                        .filter(|(_, e)| matches(e.path_bytes()))
-                        .map(|(&id, _)| id),
+                        .flatten()
+                        .filter(|e| matches(e.path_bytes()))
+                        .map(|e| Self::hash_key(e.key())),
                 );
                 for &id in &ids {
                     dead.extend(shard.take(id));
@@ -957,7 +1007,7 @@ impl Store {
         };
         for slot in self.shards.iter() {
             let shard = lock(slot);
-            s.objects += shard.map.len() as u64;
+            s.objects += shard.policy.len() as u64;
             s.payload_bytes += shard.payload_bytes;
             s.metadata_bytes += slot.metadata_bytes.load(Relaxed).max(0) as u64;
             s.evictions += shard.evictions;
@@ -976,12 +1026,18 @@ impl Store {
             let s = lock(slot);
             capacity += s.capacity;
             assert_eq!(s.policy.capacity(), s.capacity);
-            assert_eq!(s.map.len(), s.policy.len(), "shard {i}: len");
+            let held = s.entries.iter().flatten().count();
+            assert_eq!(held, s.policy.len(), "shard {i}: len");
             let (mut payload, mut meta, mut used) = (0, 0, 0);
-            for (&id, e) in &s.map {
-                assert!(s.policy.contains(id), "shard {i}: {id} not in the policy");
+            for (slot, e) in s.entries.iter().enumerate() {
+                let Some(e) = e else { continue };
+                let id = Self::hash_key(e.key());
+                assert_eq!(
+                    s.policy.slot(id),
+                    Some(slot as u32),
+                    "shard {i}: {id} not in the policy at slot {slot}"
+                );
                 assert_eq!(self.shard_index(id), i, "{id} in the wrong shard");
-                assert_eq!(id, Self::hash_key(e.key()));
                 payload += e.charge();
                 used += e.policy_size();
                 meta += e.metadata_bytes() as u64;
@@ -999,10 +1055,10 @@ impl Store {
     }
 }
 
-fn lock(slot: &Slot) -> MutexGuard<'_, Shard> {
+fn lock(slot: &Padded) -> MutexGuard<'_, Shard> {
     // A panic under the lock can only come from a bug (in a policy, most likely). Rather than
-    // fail every later request to the shard, keep serving: at worst the map then holds entries
-    // the policy no longer tracks, which costs memory until they are replaced or invalidated.
+    // fail every later request to the shard, keep serving: at worst the entries then include
+    // some the policy no longer tracks, which costs memory until their slot is reused.
     slot.shard.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -1175,9 +1231,9 @@ mod tests {
         // an entry nobody reads.
         assert!(entry("/x", "/x", 1).is_unique());
         assert!(lock(s.slot(Store::hash_key("/c")))
-            .map
-            .get(&Store::hash_key("/c"))
+            .find(Store::hash_key("/c"))
             .unwrap()
+            .1
             .is_unique());
         put(&s, "d", 10); // evicts c
         assert!(get(&s, "c").is_none());
@@ -1378,7 +1434,7 @@ mod tests {
             assert!(st.evictions > 0 && st.invalidations > 0, "{policy}: {st:?}");
             // No entry is referenced from anywhere but the store now.
             for slot in s.shards.iter() {
-                for e in lock(slot).map.values() {
+                for e in lock(slot).entries.iter().flatten() {
                     assert!(e.is_unique());
                 }
             }
