@@ -53,21 +53,25 @@ static ALLOC: Counting = Counting;
 const KIB: usize = 1024;
 static BODY: [u8; KIB] = [b'x'; KIB];
 
-const META: Meta = Meta {
-    status: StatusCode::OK,
-    received_at: SystemTime::UNIX_EPOCH,
-    age_at_receipt: Duration::ZERO,
-    fresh_for: Duration::from_secs(3600),
-    stale_while_revalidate: Duration::ZERO,
-    stale_if_error: Duration::ZERO,
-    revalidate_always: false,
-};
+/// A response received in 2025 (so its reception time takes as many bytes as a real one's),
+/// fresh for an hour.
+fn meta() -> Meta {
+    Meta {
+        status: StatusCode::OK,
+        received_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_750_000_000),
+        age_at_receipt: Duration::ZERO,
+        fresh_for: Duration::from_secs(3600),
+        stale_while_revalidate: Duration::ZERO,
+        stale_if_error: Duration::ZERO,
+        revalidate_always: false,
+    }
+}
 
 /// An entry with a 1 KiB body (copied into the entry's buffer, so it is on the heap: the
 /// overhead figures subtract it).
 fn entry(key: &str, headers: &HeaderMap) -> Entry {
     let path = key.split('|').next().unwrap();
-    Entry::new(key, path, &META, headers, &[&BODY[..]]).unwrap()
+    Entry::new(key, path, &meta(), headers, &[&BODY[..]]).unwrap()
 }
 
 /// The bytes of the header names and values.

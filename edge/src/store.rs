@@ -53,28 +53,32 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 ///
 /// # Layout
 ///
-/// The `Entry` itself is one `Arc<[u8]>` (16 bytes; the store's map slot, with its `u64`
-/// key, is 24): everything else lives in the one allocation it points to, made once, at its
-/// exact size, by [`Entry::new`]: the `Arc`'s two counts (16 bytes), then
+/// The `Entry` itself is one `Arc<[u8]>` (16 bytes, the store's slot for it):
+/// everything else lives in the one allocation it points to, made once, at its exact size, by
+/// [`Entry::new`]: the `Arc`'s two counts (16 bytes), then
 ///
 /// ```text
-/// offset  size  field
-///      0     8  received_at        u64 LE, milliseconds since the UNIX epoch (truncated)
-///      8     4  age_at_receipt     u32 LE, whole seconds
-///     12     4  fresh_for          u32 LE, whole seconds
-///     16     4  stale_while_reval. u32 LE, whole seconds
-///     20     4  stale_if_error     u32 LE, whole seconds
-///     24     4  key_end            u32 LE, offset of the end of the key
-///     28     4  headers_end        u32 LE, offset of the end of the headers = start of the body
-///     32     4  path_len           u32 LE, the path is the first `path_len` bytes of the key
-///     36     2  status             u16 LE
-///     38     1  flags              bit 0: revalidate_always
-///     39     …  key                UTF-8
-///  key_end   …  headers            one record per field line, in `HeaderMap` order (below)
-///  headers_end  body               to the end of the buffer
+/// field                 encoding
+/// key_len               varint
+/// path_len              varint: the path is the first `path_len` bytes of the key
+/// meta_len              varint: the bytes from the end of the key to the start of the body
+/// key                   UTF-8
+/// status, flags         varint: status × 2 + revalidate_always
+/// received_at           varint: milliseconds since the UNIX epoch (truncated)
+/// age_at_receipt        varint: whole seconds
+/// fresh_for             varint: whole seconds
+/// stale_while_reval.    varint: whole seconds
+/// stale_if_error        varint: whole seconds
+/// headers               one record per field line, in `HeaderMap` order (below)
+/// body                  to the end of the buffer
 /// ```
 ///
-/// So an entry costs the `Arc` counts and [`PREFIX_BYTES`], plus its key, plus two bytes per
+/// Varints are LEB128: 7 bits a byte, one byte below 128, two below 16 Ki. The three lengths
+/// come first so that finding the key and the body (on every lookup, under the shard's lock)
+/// reads three bytes or so; the times are decoded only when asked for. A typical entry's
+/// fixed fields take 17 or 18 bytes (6 of them the reception time).
+///
+/// So an entry costs the `Arc` counts and those fields, plus its key, plus two bytes per
 /// header line beyond the names and values, plus its body, rounded up to a multiple of 8 (the
 /// `Arc`'s alignment).
 ///
@@ -113,20 +117,7 @@ pub struct Entry {
     buf: Arc<[u8]>,
 }
 
-/// Bytes of fixed fields at the start of every entry's buffer (see [`Entry`]'s layout).
-pub const PREFIX_BYTES: usize = 39;
-
-const AT_RECEIVED: usize = 0;
-const AT_AGE: usize = 8;
-const AT_FRESH: usize = 12;
-const AT_SWR: usize = 16;
-const AT_SIE: usize = 20;
-const AT_KEY_END: usize = 24;
-const AT_HEADERS_END: usize = 28;
-const AT_PATH_LEN: usize = 32;
-const AT_STATUS: usize = 36;
-const AT_FLAGS: usize = 38;
-const FLAG_REVALIDATE_ALWAYS: u8 = 1;
+const FLAG_REVALIDATE_ALWAYS: usize = 1;
 
 /// What [`Entry::new`] is told besides the key, headers and body.
 #[derive(Clone, Copy, Debug)]
@@ -232,7 +223,11 @@ fn standard_code(name: &HeaderName) -> Option<u8> {
         .map(|i| 0x80 + i as u8)
 }
 
-fn varint_len(mut n: usize) -> usize {
+fn varint_len(n: usize) -> usize {
+    varint_len_u64(n as u64)
+}
+
+fn varint_len_u64(mut n: u64) -> usize {
     let mut len = 1;
     while n >= 0x80 {
         n >>= 7;
@@ -244,16 +239,38 @@ fn varint_len(mut n: usize) -> usize {
 /// Reads a LEB128 varint at `*pos` and moves past it.
 #[inline]
 fn read_varint(buf: &[u8], pos: &mut usize) -> usize {
-    let (mut n, mut shift) = (0usize, 0);
+    read_varint_u64(buf, pos) as usize
+}
+
+/// Reads a LEB128 varint of up to 64 bits at `*pos` and moves past it.
+#[inline]
+fn read_varint_u64(buf: &[u8], pos: &mut usize) -> u64 {
+    let b = buf[*pos];
+    *pos += 1;
+    if b < 0x80 {
+        return b.into();
+    }
+    let (mut n, mut shift) = (u64::from(b & 0x7F), 7);
     loop {
         let b = buf[*pos];
         *pos += 1;
-        n |= usize::from(b & 0x7F) << shift;
+        n |= u64::from(b & 0x7F) << shift;
         if b < 0x80 {
             return n;
         }
         shift += 7;
     }
+}
+
+/// Where the parts of an entry's buffer are (offsets into it).
+#[derive(Clone, Copy)]
+struct Spans {
+    /// The start of the key (and of the path).
+    key: usize,
+    path_end: usize,
+    key_end: usize,
+    /// The start of the body: the end of the header records.
+    body: usize,
 }
 
 /// The bytes a header record takes.
@@ -280,7 +297,10 @@ impl Cursor<'_> {
         self.buf[self.len] = b;
         self.len += 1;
     }
-    fn varint(&mut self, mut n: usize) {
+    fn varint(&mut self, n: usize) {
+        self.varint_u64(n as u64);
+    }
+    fn varint_u64(&mut self, mut n: u64) {
         while n >= 0x80 {
             self.push((n as u8 & 0x7F) | 0x80);
             n >>= 7;
@@ -317,23 +337,6 @@ impl Entry {
         if !key.starts_with(path) {
             return Err(EntryError::PathNotPrefix);
         }
-        let header_bytes: usize = headers.iter().map(|(n, v)| record_len(n, v)).sum();
-        let key_end = PREFIX_BYTES + key.len();
-        let headers_end = key_end + header_bytes;
-        let (Ok(key_end32), Ok(headers_end32)) =
-            (u32::try_from(key_end), u32::try_from(headers_end))
-        else {
-            return Err(EntryError::TooLarge);
-        };
-        let body_len: usize = body.iter().map(|c| c.as_ref().len()).sum();
-        let len = headers_end + body_len;
-        // One allocation of exactly `len` bytes (collecting an exact-size iterator into an
-        // `Arc<[u8]>` allocates once), zeroed, then filled in place.
-        let mut buf: Arc<[u8]> = std::iter::repeat_n(0u8, len).collect();
-        let mut v = Cursor {
-            buf: Arc::get_mut(&mut buf).expect("not shared yet"),
-            len: 0,
-        };
         let received_ms = meta
             .received_at
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -343,23 +346,44 @@ impl Entry {
             let end = ceil_secs(meta.fresh_for.saturating_add(w));
             secs_u32(Duration::from_secs(end - fresh))
         };
-        v.extend_from_slice(&received_ms.to_le_bytes());
-        v.extend_from_slice(&secs_u32(meta.age_at_receipt).to_le_bytes());
-        v.extend_from_slice(&secs_u32(Duration::from_secs(fresh)).to_le_bytes());
-        v.extend_from_slice(&window(meta.stale_while_revalidate).to_le_bytes());
-        v.extend_from_slice(&window(meta.stale_if_error).to_le_bytes());
-        v.extend_from_slice(&key_end32.to_le_bytes());
-        v.extend_from_slice(&headers_end32.to_le_bytes());
-        // path.len() <= key.len() < key_end, which fits.
-        v.extend_from_slice(&(path.len() as u32).to_le_bytes());
-        v.extend_from_slice(&meta.status.as_u16().to_le_bytes());
-        v.push(if meta.revalidate_always {
-            FLAG_REVALIDATE_ALWAYS
-        } else {
-            0
-        });
-        debug_assert_eq!(v.len(), PREFIX_BYTES);
+        let status_flags = usize::from(meta.status.as_u16()) * 2
+            + if meta.revalidate_always {
+                FLAG_REVALIDATE_ALWAYS
+            } else {
+                0
+            };
+        // The meta block's varints, in order (see the layout).
+        let times: [u64; 6] = [
+            status_flags as u64,
+            received_ms,
+            secs_u32(meta.age_at_receipt).into(),
+            secs_u32(Duration::from_secs(fresh)).into(),
+            window(meta.stale_while_revalidate).into(),
+            window(meta.stale_if_error).into(),
+        ];
+        let header_bytes: usize = headers.iter().map(|(n, v)| record_len(n, v)).sum();
+        let meta_len = times.iter().map(|&t| varint_len_u64(t)).sum::<usize>() + header_bytes;
+        let lengths = varint_len(key.len()) + varint_len(path.len()) + varint_len(meta_len);
+        let body_start = lengths + key.len() + meta_len;
+        if u32::try_from(body_start).is_err() {
+            return Err(EntryError::TooLarge);
+        }
+        let body_len: usize = body.iter().map(|c| c.as_ref().len()).sum();
+        let len = body_start + body_len;
+        // One allocation of exactly `len` bytes (collecting an exact-size iterator into an
+        // `Arc<[u8]>` allocates once), zeroed, then filled in place.
+        let mut buf: Arc<[u8]> = std::iter::repeat_n(0u8, len).collect();
+        let mut v = Cursor {
+            buf: Arc::get_mut(&mut buf).expect("not shared yet"),
+            len: 0,
+        };
+        v.varint(key.len());
+        v.varint(path.len());
+        v.varint(meta_len);
         v.extend_from_slice(key.as_bytes());
+        for t in times {
+            v.varint_u64(t);
+        }
         for (n, val) in headers {
             match standard_code(n) {
                 Some(code) => v.push(code),
@@ -372,7 +396,7 @@ impl Entry {
             v.varint(val.len());
             v.extend_from_slice(val.as_bytes());
         }
-        debug_assert_eq!(v.len(), headers_end);
+        debug_assert_eq!(v.len(), body_start);
         for c in body {
             v.extend_from_slice(c.as_ref());
         }
@@ -386,30 +410,47 @@ impl Entry {
         Bytes::from_owner(Arc::clone(&self.buf))
     }
 
+    /// Where the key, the path and the body are: the three leading varints, decoded.
     #[inline]
-    fn u32_at(&self, at: usize) -> u32 {
-        let b: [u8; 4] = self.buf[at..at + 4].try_into().expect("4 bytes");
-        u32::from_le_bytes(b)
+    fn spans(&self) -> Spans {
+        let mut pos = 0;
+        let key_len = read_varint(&self.buf, &mut pos);
+        let path_len = read_varint(&self.buf, &mut pos);
+        let meta_len = read_varint(&self.buf, &mut pos);
+        Spans {
+            key: pos,
+            path_end: pos + path_len,
+            key_end: pos + key_len,
+            body: pos + key_len + meta_len,
+        }
     }
 
-    #[inline]
-    fn key_end(&self) -> usize {
-        self.u32_at(AT_KEY_END) as usize
+    /// The meta block's six varints (status and flags, received_at, age, fresh_for, the two
+    /// windows), and where the header records start.
+    fn meta_fields(&self) -> ([u64; 6], usize) {
+        let mut pos = self.spans().key_end;
+        let mut out = [0; 6];
+        for f in &mut out {
+            *f = read_varint_u64(&self.buf, &mut pos);
+        }
+        (out, pos)
     }
 
     #[inline]
     fn headers_end(&self) -> usize {
-        self.u32_at(AT_HEADERS_END) as usize
+        self.spans().body
     }
 
     #[inline]
     fn key_bytes(&self) -> &[u8] {
-        &self.buf[PREFIX_BYTES..self.key_end()]
+        let s = self.spans();
+        &self.buf[s.key..s.key_end]
     }
 
     #[inline]
     fn path_bytes(&self) -> &[u8] {
-        &self.buf[PREFIX_BYTES..PREFIX_BYTES + self.u32_at(AT_PATH_LEN) as usize]
+        let s = self.spans();
+        &self.buf[s.key..s.path_end]
     }
 
     /// Whether this entry's key is `key` (no UTF-8 check: a byte comparison).
@@ -430,14 +471,14 @@ impl Entry {
     }
 
     pub fn status(&self) -> StatusCode {
-        let b = [self.buf[AT_STATUS], self.buf[AT_STATUS + 1]];
-        StatusCode::from_u16(u16::from_le_bytes(b)).expect("stored from a StatusCode")
+        let code = self.meta_fields().0[0] / 2;
+        StatusCode::from_u16(code as u16).expect("stored from a StatusCode")
     }
 
     /// The header records: (name, value start, value end), offsets into `buf`.
     fn header_records(&self) -> impl Iterator<Item = (Name, usize, usize)> + '_ {
         let end = self.headers_end();
-        let mut pos = self.key_end();
+        let mut pos = self.meta_fields().1;
         let buf = &self.buf[..end];
         std::iter::from_fn(move || {
             if pos >= end {
@@ -507,33 +548,30 @@ impl Entry {
 
     /// When the response was received (millisecond resolution).
     pub fn received_at(&self) -> SystemTime {
-        let b: [u8; 8] = self.buf[AT_RECEIVED..AT_RECEIVED + 8]
-            .try_into()
-            .expect("8 bytes");
-        SystemTime::UNIX_EPOCH + Duration::from_millis(u64::from_le_bytes(b))
+        SystemTime::UNIX_EPOCH + Duration::from_millis(self.meta_fields().0[1])
     }
 
     /// The origin's `Age` on receipt.
     pub fn age_at_receipt(&self) -> Duration {
-        Duration::from_secs(self.u32_at(AT_AGE).into())
+        Duration::from_secs(self.meta_fields().0[2])
     }
 
     /// Freshness lifetime (whole seconds, rounded up).
     pub fn fresh_for(&self) -> Duration {
-        Duration::from_secs(self.u32_at(AT_FRESH).into())
+        Duration::from_secs(self.meta_fields().0[3])
     }
 
     pub fn stale_while_revalidate(&self) -> Duration {
-        Duration::from_secs(self.u32_at(AT_SWR).into())
+        Duration::from_secs(self.meta_fields().0[4])
     }
 
     pub fn stale_if_error(&self) -> Duration {
-        Duration::from_secs(self.u32_at(AT_SIE).into())
+        Duration::from_secs(self.meta_fields().0[5])
     }
 
     /// `no-cache`: every use needs a successful revalidation first.
     pub fn revalidate_always(&self) -> bool {
-        self.buf[AT_FLAGS] & FLAG_REVALIDATE_ALWAYS != 0
+        self.meta_fields().0[0] as usize & FLAG_REVALIDATE_ALWAYS != 0
     }
 
     /// What the entry charges against the store's capacity: its payload bytes, the body's
@@ -544,7 +582,7 @@ impl Entry {
     }
 
     /// An estimate of the memory the entry costs beyond its body: the `Arc` counts, the
-    /// buffer's prefix, key and encoded headers, and the store's and policy's index
+    /// buffer's fixed fields, key and encoded headers, and the store's and policy's index
     /// ([`INDEX_BYTES_PER_OBJECT`]).
     pub fn metadata_bytes(&self) -> usize {
         ARC_BYTES + self.headers_end() + INDEX_BYTES_PER_OBJECT
@@ -1088,6 +1126,12 @@ mod tests {
         }
     }
 
+    /// The bytes of an entry's fixed fields: its buffer less the key, header records and body.
+    fn fixed_fields(e: &Entry) -> usize {
+        let s = e.spans();
+        s.key + (e.meta_fields().1 - s.key_end)
+    }
+
     /// An entry whose key starts with `path` (as the proxy's keys do).
     fn entry(key: &str, path: &str, size: usize) -> Entry {
         let mut headers = HeaderMap::new();
@@ -1445,16 +1489,18 @@ mod tests {
     fn prints_per_object_metadata_overhead() {
         // Structural figures (the bench measures actual heap use with a counting allocator).
         assert_eq!(size_of::<Entry>(), 2 * size_of::<usize>());
-        let slot = (size_of::<(u64, Entry)>() + 1) * 8 / 7;
-        println!(
-            "size_of Entry = {}, Arc counts = {ARC_BYTES}, buffer prefix = {PREFIX_BYTES}, \
-             store map slot ≈ {slot} (at 7/8 load), index estimate (map + \
-             policy) = {INDEX_BYTES_PER_OBJECT}; a header record: 1 byte for a standard name, a \
-             varint value length",
-            size_of::<Entry>(),
-        );
         let e = entry("/k", "/k", 10);
-        let fixed = ARC_BYTES + PREFIX_BYTES + INDEX_BYTES_PER_OBJECT;
+        // Lengths 3, status 2, reception at the epoch 1, ages and windows 1 each.
+        assert_eq!(fixed_fields(&e), 10);
+        println!(
+            "size_of Entry = {}, Arc counts = {ARC_BYTES}, fixed fields = {} (17 or 18 for a \
+             response received now), index estimate (policy + store slot) = \
+             {INDEX_BYTES_PER_OBJECT}; a header record: 1 byte for a standard name, a varint \
+             value length",
+            size_of::<Entry>(),
+            fixed_fields(&e),
+        );
+        let fixed = ARC_BYTES + fixed_fields(&e) + INDEX_BYTES_PER_OBJECT;
         println!(
             "per-object overhead beyond key and headers ≈ {fixed} bytes + 2 per header line; \
              this entry's metadata estimate = {} bytes",
@@ -1519,9 +1565,11 @@ mod tests {
         assert_eq!(e.stale_if_error(), Duration::from_secs(86_400));
         assert!(e.revalidate_always());
         let encoded: usize = h.iter().map(|(n, v)| record_len(n, v)).sum();
+        // Lengths 3; status 404 × 2 + 1: 2; 1.7e12 ms: 6; 7, 60, 30 s: 1 each; 86,400 s: 3.
+        assert_eq!(fixed_fields(&e), 17);
         assert_eq!(
             e.metadata_bytes(),
-            ARC_BYTES + PREFIX_BYTES + key.len() + encoded + INDEX_BYTES_PER_OBJECT
+            ARC_BYTES + 17 + key.len() + encoded + INDEX_BYTES_PER_OBJECT
         );
         // No headers, no body, every status.
         for code in [100, 204, 304, 599, 999] {
@@ -1579,11 +1627,11 @@ mod tests {
         drop(big);
         assert!(e.is_unique());
         assert_eq!(e.body().len(), 10);
-        assert_eq!(e.buf.len(), PREFIX_BYTES + 2 + 10);
+        assert_eq!(e.buf.len(), fixed_fields(&e) + 2 + 10);
         let b = e.body();
         assert_eq!(
             b.as_ptr(),
-            e.buf[PREFIX_BYTES + 2..].as_ptr(),
+            e.buf[fixed_fields(&e) + 2..].as_ptr(),
             "a slice of the entry"
         );
     }
