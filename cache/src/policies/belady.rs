@@ -224,11 +224,11 @@ impl Policy for Belady {
                 o
             }
             None => {
-                self.objs.push(rec);
+                crate::list::push_compact(&mut self.objs, rec);
                 u32::try_from(self.objs.len() - 1).expect("more than 2^32 cached objects")
             }
         };
-        self.heap.push(o);
+        crate::list::push_compact(&mut self.heap, o);
         self.sift_up(self.heap.len() - 1);
         self.map.insert(req.id, o);
         self.used += req.size;

@@ -163,6 +163,10 @@ impl GhostFifo {
             self.forget_oldest(map);
         }
         let seq = self.base + self.ring.len() as u64;
+        if self.ring.len() == self.ring.capacity() {
+            // By a quarter, not doubling: see `list::push_compact`.
+            self.ring.reserve_exact((self.ring.len() / 4).max(16));
+        }
         self.ring.push_back(GhostEntry {
             id,
             size,
