@@ -39,23 +39,27 @@
 //! (it is removed as a refresh would be, then the new one is admitted): with 64-bit hashes
 //! this costs a spurious miss about once per 2^64 / (objects held) insertions.
 
-use std::mem::size_of;
 use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use cache::{Evicted, ObjId, ParamError, Policy, PolicySpec, Request};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
+use shared::SharedBuf;
+
 /// One stored response (a variant): a single reference-counted buffer. Immutable once
 /// stored; refreshed by replacing. Cloning it is one reference-count increment.
 ///
 /// # Layout
 ///
-/// The `Entry` itself is one `Arc<[u8]>` (16 bytes, the store's slot for it):
-/// everything else lives in the one allocation it points to, made once, at its exact size, by
-/// [`Entry::new`]: the `Arc`'s two counts (16 bytes), then
+/// The `Entry` itself is one thin pointer (8 bytes, the store's slot for it) to a
+/// reference-counted buffer (`SharedBuf`, an `Arc<[u8]>` with a 4-byte count and the length
+/// as a varint in the allocation instead of two 8-byte counts there and the length in the
+/// handle): everything else lives in the one allocation it points to, made once, at its exact
+/// size, by [`Entry::new`]: the count (4 bytes) and the buffer's length (a varint: 2 bytes
+/// up to 16 KiB, 3 up to 2 MiB), then
 ///
 /// ```text
 /// field                 encoding
@@ -78,9 +82,9 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 /// reads three bytes or so; the times are decoded only when asked for. A typical entry's
 /// fixed fields take 17 or 18 bytes (6 of them the reception time).
 ///
-/// So an entry costs the `Arc` counts and those fields, plus its key, plus two bytes per
-/// header line beyond the names and values, plus its body, rounded up to a multiple of 8 (the
-/// `Arc`'s alignment).
+/// So an entry costs the count and length and those fields, plus its key, plus two bytes per
+/// header line beyond the names and values, plus its body, rounded up to a multiple of 4 (the
+/// count's alignment).
 ///
 /// A header record is the name, then the value's length as a LEB128 varint (one byte below
 /// 128, two below 16 KiB), then the value's bytes. The name is one byte `0x80 + i` for the
@@ -114,7 +118,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 /// [`semantics::current_age`]: crate::semantics::current_age
 #[derive(Clone)]
 pub struct Entry {
-    buf: Arc<[u8]>,
+    buf: SharedBuf,
 }
 
 const FLAG_REVALIDATE_ALWAYS: usize = 1;
@@ -153,9 +157,6 @@ pub enum EntryError {
 /// sketch is sized by the shard's capacity in bytes, not by its object count (up to 8 MiB per
 /// shard), and is not counted here.
 pub const INDEX_BYTES_PER_OBJECT: usize = 110;
-
-/// The `Arc`'s strong and weak counts at the start of the allocation.
-const ARC_BYTES: usize = 2 * size_of::<usize>();
 
 /// The common response header names an entry stores as one byte (`0x80 + index`). Append
 /// only: the index is the stored encoding (entries live in memory only, but keep it stable).
@@ -370,11 +371,10 @@ impl Entry {
         }
         let body_len: usize = body.iter().map(|c| c.as_ref().len()).sum();
         let len = body_start + body_len;
-        // One allocation of exactly `len` bytes (collecting an exact-size iterator into an
-        // `Arc<[u8]>` allocates once), zeroed, then filled in place.
-        let mut buf: Arc<[u8]> = std::iter::repeat_n(0u8, len).collect();
+        // One allocation of exactly `len` bytes, zeroed, then filled in place.
+        let mut buf = SharedBuf::zeroed(len);
         let mut v = Cursor {
-            buf: Arc::get_mut(&mut buf).expect("not shared yet"),
+            buf: buf.get_mut().expect("not shared yet"),
             len: 0,
         };
         v.varint(key.len());
@@ -407,7 +407,7 @@ impl Entry {
     /// The whole buffer as a [`Bytes`] sharing it: one 24-byte allocation, whatever is then
     /// sliced from it.
     fn bytes(&self) -> Bytes {
-        Bytes::from_owner(Arc::clone(&self.buf))
+        Bytes::from_owner(self.buf.clone())
     }
 
     /// Where the key, the path and the body are: the three leading varints, decoded.
@@ -581,18 +581,18 @@ impl Entry {
         (self.buf.len() - self.headers_end()) as u64
     }
 
-    /// An estimate of the memory the entry costs beyond its body: the `Arc` counts, the
-    /// buffer's fixed fields, key and encoded headers, and the store's and policy's index
+    /// An estimate of the memory the entry costs beyond its body: its buffer's count, length,
+    /// fixed fields, key, encoded headers and padding, and the store's and policy's index
     /// ([`INDEX_BYTES_PER_OBJECT`]).
     pub fn metadata_bytes(&self) -> usize {
-        ARC_BYTES + self.headers_end() + INDEX_BYTES_PER_OBJECT
+        self.buf.heap_size() - self.charge() as usize + INDEX_BYTES_PER_OBJECT
     }
 
     /// Whether no other handle shares this entry's buffer: no clone of it (the store's
     /// included), no header value and no body slice taken from it. Dropping this handle then
     /// frees the entry.
     pub fn is_unique(&self) -> bool {
-        Arc::strong_count(&self.buf) == 1
+        self.buf.is_unique()
     }
 
     /// The size the policy is told: the charge, but at least 1, so that empty bodies (redirects,
@@ -1105,6 +1105,232 @@ fn prev_power_of_two(n: usize) -> usize {
     1 << (usize::BITS - 1 - n.leading_zeros())
 }
 
+/// The buffer of an [`Entry`]: a reference-counted, immutable byte buffer behind one thin
+/// pointer. `Arc<[u8]>` does the same with a 16-byte handle (pointer and length) and 16 bytes
+/// of counts (strong and weak) in the allocation; this one's handle is 8 bytes and its
+/// allocation starts with a 4-byte count and the length as a LEB128 varint (2 bytes up to
+/// 16 KiB), so an entry saves 18 bytes in its buffer and 8 in the store's slot for it.
+///
+/// Counting is `Arc`'s: a clone increments with `Relaxed` ordering, a drop decrements with
+/// `Release` and the last one frees after an `Acquire` fence, so every access through another
+/// handle happens before the free. The bytes are written only through
+/// [`get_mut`](SharedBuf::get_mut), which needs the only handle.
+mod shared {
+    use std::alloc::{self, Layout};
+    use std::ops::Deref;
+    use std::ptr::NonNull;
+    use std::sync::atomic::{fence, AtomicU32, Ordering};
+
+    /// The count's bytes, at the start of the allocation; the length's varint follows.
+    const COUNT_BYTES: usize = 4;
+
+    /// Past this many handles, a clone aborts the process, as `Arc`'s does past
+    /// `isize::MAX`: so many can only come from leaked handles, and letting the count wrap
+    /// would free the buffer under its readers.
+    const MAX_COUNT: u32 = i32::MAX as u32;
+
+    /// Points at the count at the start of the allocation.
+    pub struct SharedBuf {
+        ptr: NonNull<AtomicU32>,
+    }
+
+    // SAFETY: as `Arc<[u8]>`: the count is atomic, and the bytes are immutable while shared
+    // (`get_mut` needs the only handle).
+    unsafe impl Send for SharedBuf {}
+    unsafe impl Sync for SharedBuf {}
+
+    fn varint_len(mut n: usize) -> usize {
+        let mut len = 1;
+        while n >= 0x80 {
+            n >>= 7;
+            len += 1;
+        }
+        len
+    }
+
+    /// The allocation of a buffer of `len` bytes: count, length varint, bytes, padded to the
+    /// count's alignment.
+    fn layout(len: usize) -> Layout {
+        let size = COUNT_BYTES
+            .checked_add(varint_len(len))
+            .and_then(|s| s.checked_add(len))
+            .expect("buffer size overflows");
+        Layout::from_size_align(size, align_of::<AtomicU32>())
+            .expect("buffer too large")
+            .pad_to_align()
+    }
+
+    impl SharedBuf {
+        /// A buffer of `len` zero bytes, not shared yet.
+        pub fn zeroed(len: usize) -> SharedBuf {
+            let layout = layout(len);
+            // SAFETY: the layout's size is not zero (it holds the count).
+            let raw = unsafe { alloc::alloc_zeroed(layout) };
+            let Some(ptr) = NonNull::new(raw) else {
+                alloc::handle_alloc_error(layout)
+            };
+            let ptr = ptr.cast::<AtomicU32>();
+            // SAFETY: the allocation is ours, aligned for the count, and `layout` has room for
+            // the count and the length's varint (`varint_len(len)` bytes) before the data.
+            unsafe {
+                ptr.write(AtomicU32::new(1));
+                let mut at = raw.add(COUNT_BYTES);
+                let mut n = len;
+                while n >= 0x80 {
+                    at.write((n as u8 & 0x7F) | 0x80);
+                    at = at.add(1);
+                    n >>= 7;
+                }
+                at.write(n as u8);
+            }
+            SharedBuf { ptr }
+        }
+
+        #[inline]
+        fn count(&self) -> &AtomicU32 {
+            // SAFETY: the count lives as long as any handle does.
+            unsafe { self.ptr.as_ref() }
+        }
+
+        /// The data's offset in the allocation and its length, from the length's varint.
+        #[inline]
+        fn span(&self) -> (usize, usize) {
+            let base = self.ptr.as_ptr().cast::<u8>();
+            let (mut len, mut shift, mut at) = (0usize, 0, COUNT_BYTES);
+            loop {
+                // SAFETY: `zeroed` wrote the varint right after the count; these reads stay
+                // within it (the last byte is below 0x80).
+                let b = unsafe { base.add(at).read() };
+                at += 1;
+                len |= usize::from(b & 0x7F) << shift;
+                if b < 0x80 {
+                    return (at, len);
+                }
+                shift += 7;
+            }
+        }
+
+        /// The bytes, writable, if this is the only handle.
+        pub fn get_mut(&mut self) -> Option<&mut [u8]> {
+            if !self.is_unique() {
+                return None;
+            }
+            let (at, len) = self.span();
+            // SAFETY: the `len` bytes at `at` are initialised (zeroed) and within the
+            // allocation; no other handle exists to read them while this borrow lasts.
+            Some(unsafe {
+                std::slice::from_raw_parts_mut(self.ptr.as_ptr().cast::<u8>().add(at), len)
+            })
+        }
+
+        /// The bytes of the allocation: count, length, data and padding.
+        pub fn heap_size(&self) -> usize {
+            layout(self.len()).size()
+        }
+
+        /// Whether this is the only handle to the buffer.
+        #[inline]
+        pub fn is_unique(&self) -> bool {
+            self.count().load(Ordering::Acquire) == 1
+        }
+    }
+
+    impl Deref for SharedBuf {
+        type Target = [u8];
+        #[inline]
+        fn deref(&self) -> &[u8] {
+            let (at, len) = self.span();
+            // SAFETY: as in `get_mut`; shared reads only, no handle can write while shared.
+            unsafe { std::slice::from_raw_parts(self.ptr.as_ptr().cast::<u8>().add(at), len) }
+        }
+    }
+
+    impl AsRef<[u8]> for SharedBuf {
+        #[inline]
+        fn as_ref(&self) -> &[u8] {
+            self
+        }
+    }
+
+    impl Clone for SharedBuf {
+        #[inline]
+        fn clone(&self) -> SharedBuf {
+            if self.count().fetch_add(1, Ordering::Relaxed) > MAX_COUNT {
+                std::process::abort();
+            }
+            SharedBuf { ptr: self.ptr }
+        }
+    }
+
+    impl Drop for SharedBuf {
+        fn drop(&mut self) {
+            if self.count().fetch_sub(1, Ordering::Release) != 1 {
+                return;
+            }
+            fence(Ordering::Acquire);
+            let layout = layout(self.span().1);
+            // SAFETY: this was the last handle; `layout` is the one `zeroed` allocated with.
+            unsafe { alloc::dealloc(self.ptr.as_ptr().cast(), layout) }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn lengths_counts_and_sharing() {
+            for len in [0, 1, 127, 128, 16_383, 16_384, 1 << 21, (1 << 21) + 3] {
+                let mut b = SharedBuf::zeroed(len);
+                assert_eq!(b.len(), len);
+                assert!(b.iter().all(|&x| x == 0));
+                let data = b.get_mut().unwrap();
+                if len > 0 {
+                    data[0] = 1;
+                    data[len - 1] = 2;
+                }
+                let c = b.clone();
+                assert!(!b.is_unique() && b.get_mut().is_none());
+                assert_eq!(c.len(), len);
+                if len > 1 {
+                    assert_eq!((c[0], c[len - 1]), (1, 2));
+                }
+                assert_eq!(c.as_ptr(), b.as_ptr());
+                drop(c);
+                assert!(b.is_unique());
+                assert!(b.get_mut().is_some());
+            }
+            // 4-byte count, a 1-byte length, 5 bytes: 10, padded to 12.
+            assert_eq!(layout(5).size(), 12);
+            assert_eq!(layout(1024).size(), 4 + 2 + 1024 + 2);
+            assert_eq!(size_of::<SharedBuf>(), 8);
+            assert_eq!(size_of::<Option<SharedBuf>>(), 8);
+        }
+
+        #[test]
+        fn handles_cross_threads_and_the_last_one_frees() {
+            let mut b = SharedBuf::zeroed(1000);
+            b.get_mut().unwrap().fill(7);
+            std::thread::scope(|s| {
+                for _ in 0..4 {
+                    let mine = b.clone();
+                    s.spawn(move || {
+                        for _ in 0..10_000 {
+                            let c = mine.clone();
+                            assert_eq!(c[999], 7);
+                        }
+                    });
+                }
+            });
+            assert!(b.is_unique());
+            let bytes = bytes::Bytes::from_owner(b.clone());
+            assert!(!b.is_unique());
+            drop(b);
+            assert_eq!(bytes.len(), 1000);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1303,12 +1529,12 @@ mod tests {
         assert!(e.is_unique());
         // An evicted entry nobody reads is freed by the eviction.
         let f = entry("/f", "/f", 10);
-        let weak = Arc::downgrade(&f.buf);
+        let watch = f.clone();
         s.insert(Store::hash_key("/f"), f);
-        assert!(weak.upgrade().is_some());
+        assert!(!watch.is_unique());
         put(&s, "g", 10);
         put(&s, "h", 10);
-        assert!(weak.upgrade().is_none());
+        assert!(watch.is_unique(), "the store let go of f");
         s.check_invariants();
         assert_eq!(s.stats().invalidations, 2);
     }
@@ -1488,19 +1714,21 @@ mod tests {
     #[test]
     fn prints_per_object_metadata_overhead() {
         // Structural figures (the bench measures actual heap use with a counting allocator).
-        assert_eq!(size_of::<Entry>(), 2 * size_of::<usize>());
+        assert_eq!(size_of::<Entry>(), size_of::<usize>());
+        assert_eq!(size_of::<Option<Entry>>(), size_of::<usize>());
         let e = entry("/k", "/k", 10);
         // Lengths 3, status 2, reception at the epoch 1, ages and windows 1 each.
         assert_eq!(fixed_fields(&e), 10);
         println!(
-            "size_of Entry = {}, Arc counts = {ARC_BYTES}, fixed fields = {} (17 or 18 for a \
-             response received now), index estimate (policy + store slot) = \
+            "size_of Entry = {}, buffer count and length = 4 + 2 (up to 16 KiB), fixed fields = \
+             {} (17 or 18 for a response received now), index estimate (policy + store slot) = \
              {INDEX_BYTES_PER_OBJECT}; a header record: 1 byte for a standard name, a varint \
              value length",
             size_of::<Entry>(),
             fixed_fields(&e),
         );
-        let fixed = ARC_BYTES + fixed_fields(&e) + INDEX_BYTES_PER_OBJECT;
+        // Count 4, length 1 (34 bytes), fixed fields 10, then 1 byte of padding to 40.
+        let fixed = 4 + 1 + fixed_fields(&e) + 1 + INDEX_BYTES_PER_OBJECT;
         println!(
             "per-object overhead beyond key and headers ≈ {fixed} bytes + 2 per header line; \
              this entry's metadata estimate = {} bytes",
@@ -1567,10 +1795,9 @@ mod tests {
         let encoded: usize = h.iter().map(|(n, v)| record_len(n, v)).sum();
         // Lengths 3; status 404 × 2 + 1: 2; 1.7e12 ms: 6; 7, 60, 30 s: 1 each; 86,400 s: 3.
         assert_eq!(fixed_fields(&e), 17);
-        assert_eq!(
-            e.metadata_bytes(),
-            ARC_BYTES + 17 + key.len() + encoded + INDEX_BYTES_PER_OBJECT
-        );
+        let len = 17 + key.len() + encoded + 11;
+        let heap = (4 + varint_len(len) + len).next_multiple_of(4);
+        assert_eq!(e.metadata_bytes(), heap - 11 + INDEX_BYTES_PER_OBJECT);
         // No headers, no body, every status.
         for code in [100, 204, 304, 599, 999] {
             let m = Meta {
