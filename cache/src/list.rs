@@ -1,7 +1,9 @@
 //! Doubly-linked lists threaded through one slab of nodes, addressed by `u32` index.
 //!
-//! Policies keep `IdMap<u32>` from id to node and move nodes between lists (S3-FIFO's small and
-//! main queues, ARC's four lists) without allocating. Indices stay valid until `free`.
+//! Policies keep a [`SlotIndex`](crate::index::SlotIndex) from id to node and move nodes
+//! between lists (S3-FIFO's small and main queues, ARC's four lists) without allocating.
+//! Indices stay valid until `free`: they are the slots [`Policy::slot`](crate::Policy::slot)
+//! reports.
 
 pub const NIL: u32 = u32::MAX;
 

@@ -23,10 +23,11 @@
 //!   found at all (it is cleared only when an object, data or ghost, is found, or on a
 //!   ghost-hit insertion); that flag feeds REPLACE's tie rule, so it is kept the same way.
 
+use crate::index::SlotIndex;
 use crate::list::{List, Slab};
 use crate::params::{ParamError, Params, PolicySpec};
 use crate::registry::PolicyInfo;
-use crate::{id_map_with_capacity, Evicted, IdMap, ObjId, Policy, Request};
+use crate::{Evicted, ObjId, Policy, Request};
 
 pub const INFO: PolicyInfo = PolicyInfo {
     name: "arc",
@@ -59,7 +60,8 @@ struct Node {
 /// The ARC state. Ghost entries live in the same map and slab as data entries.
 pub struct Arc {
     capacity: u64,
-    map: IdMap<u32>,
+    /// Id to slab slot, data and ghost nodes alike (the id is the node's).
+    index: SlotIndex,
     slab: Slab<Node>,
     t1: List,
     t2: List,
@@ -80,10 +82,30 @@ pub struct Arc {
 }
 
 impl Arc {
+    /// The node of `id`, data or ghost.
+    #[inline]
+    fn find(&self, id: ObjId) -> Option<u32> {
+        self.index.get(id, |v| self.slab.get(v).id)
+    }
+
+    /// Indexes `id` at record `i`, which already holds it.
+    #[inline]
+    fn index_at(&mut self, id: ObjId, i: u32) {
+        let slab = &self.slab;
+        self.index.insert(id, i, |v| slab.get(v).id);
+    }
+
+    /// Takes `id` out of the index (its record must still hold it); returns its record.
+    #[inline]
+    fn unindex(&mut self, id: ObjId) -> Option<u32> {
+        let slab = &self.slab;
+        self.index.remove(id, |v| slab.get(v).id)
+    }
+
     pub fn new(capacity: u64) -> Self {
         Self {
             capacity,
-            map: id_map_with_capacity(1024),
+            index: SlotIndex::with_capacity(1024),
             slab: Slab::with_capacity(1024),
             t1: List::default(),
             t2: List::default(),
@@ -137,7 +159,7 @@ impl Arc {
     /// Forgets ghost or data node `i` entirely.
     fn drop_node(&mut self, i: u32) {
         let n = self.detach(i);
-        self.map.remove(&n.id);
+        self.unindex(n.id);
         self.slab.free(i);
     }
 
@@ -244,19 +266,18 @@ impl Policy for Arc {
         self.t1.len() + self.t2.len()
     }
     fn contains(&self, id: ObjId) -> bool {
-        self.map
-            .get(&id)
-            .is_some_and(|&i| matches!(self.slab.get(i).at, Where::T1 | Where::T2))
+        self.find(id)
+            .is_some_and(|i| matches!(self.slab.get(i).at, Where::T1 | Where::T2))
     }
 
     fn slot(&self, id: ObjId) -> Option<u32> {
-        let &i = self.map.get(&id)?;
+        let i = self.find(id)?;
         matches!(self.slab.get(i).at, Where::T1 | Where::T2).then_some(i)
     }
 
     #[inline]
     fn touch(&mut self, req: &Request) -> bool {
-        let Some(&i) = self.map.get(&req.id) else {
+        let Some(i) = self.find(req.id) else {
             return false;
         };
         self.hit(i)
@@ -269,7 +290,7 @@ impl Policy for Arc {
     }
 
     fn admit(&mut self, req: &Request, evicted: &mut Vec<Evicted>) -> bool {
-        if let Some(&i) = self.map.get(&req.id) {
+        if let Some(i) = self.find(req.id) {
             if matches!(self.slab.get(i).at, Where::T1 | Where::T2) {
                 debug_assert!(false, "admit of a held object");
                 return true;
@@ -301,12 +322,12 @@ impl Policy for Arc {
         } else {
             self.attach(i, Where::T1);
         }
-        self.map.insert(req.id, i);
+        self.index_at(req.id, i);
         true
     }
 
     fn remove(&mut self, id: ObjId) -> Option<u64> {
-        let &i = self.map.get(&id)?;
+        let i = self.find(id)?;
         if !matches!(self.slab.get(i).at, Where::T1 | Where::T2) {
             return None; // a ghost is history, not a held object
         }

@@ -69,10 +69,11 @@
 //!   the paper's: a Bloom filter that absorbs each object's first count until the next
 //!   aging, and adds one to the estimate of objects it holds.
 
+use crate::index::SlotIndex;
 use crate::list::{List, Slab};
 use crate::params::{ParamError, Params, PolicySpec};
 use crate::registry::PolicyInfo;
-use crate::{id_map_with_capacity, Evicted, IdMap, ObjId, Policy, Request};
+use crate::{Evicted, ObjId, Policy, Request};
 use xxhash_rust::xxh64::xxh64;
 
 pub const INFO: PolicyInfo = PolicyInfo {
@@ -492,7 +493,8 @@ pub struct WTinyLfu {
     protected_cap: u64,
     /// The largest object admitted: `min(window_cap, probation_cap, capacity)`.
     max_size: u64,
-    map: IdMap<u32>,
+    /// Id to slab slot (the id is the node's).
+    index: SlotIndex,
     slab: Slab<Node>,
     window: List,
     probation: List,
@@ -511,6 +513,26 @@ pub struct WTinyLfu {
 }
 
 impl WTinyLfu {
+    /// The record of held `id`.
+    #[inline]
+    fn find(&self, id: ObjId) -> Option<u32> {
+        self.index.get(id, |v| self.slab.get(v).key.id)
+    }
+
+    /// Indexes `id` at record `i`, which already holds it.
+    #[inline]
+    fn index_at(&mut self, id: ObjId, i: u32) {
+        let slab = &self.slab;
+        self.index.insert(id, i, |v| slab.get(v).key.id);
+    }
+
+    /// Takes `id` out of the index (its record must still hold it); returns its record.
+    #[inline]
+    fn unindex(&mut self, id: ObjId) -> Option<u32> {
+        let slab = &self.slab;
+        self.index.remove(id, |v| slab.get(v).key.id)
+    }
+
     /// A W-TinyLFU of `capacity` size units with a `window` fraction, aging after
     /// `sample × main capacity` main hits, with or without a doorkeeper.
     pub fn new(capacity: u64, window: f64, sample: u64, doorkeeper: bool) -> Self {
@@ -528,7 +550,7 @@ impl WTinyLfu {
             probation_cap,
             protected_cap,
             max_size: window_cap.min(probation_cap).min(capacity),
-            map: id_map_with_capacity(1024),
+            index: SlotIndex::with_capacity(1024),
             slab: Slab::with_capacity(1024),
             window: List::default(),
             probation: List::default(),
@@ -593,7 +615,7 @@ impl WTinyLfu {
     /// Evicts node `i` (on any list) and reports it.
     fn evict_node(&mut self, i: u32, evicted: &mut Vec<Evicted>) {
         let n = self.detach(i);
-        self.map.remove(&n.key.id);
+        self.unindex(n.key.id);
         self.slab.free(i);
         evicted.push(Evicted {
             id: n.key.id,
@@ -727,16 +749,16 @@ impl Policy for WTinyLfu {
         self.window.len() + self.probation.len() + self.protected.len()
     }
     fn contains(&self, id: ObjId) -> bool {
-        self.map.contains_key(&id)
+        self.find(id).is_some()
     }
 
     fn slot(&self, id: ObjId) -> Option<u32> {
-        self.map.get(&id).copied()
+        self.find(id)
     }
 
     #[inline]
     fn touch(&mut self, req: &Request) -> bool {
-        let Some(&i) = self.map.get(&req.id) else {
+        let Some(i) = self.find(req.id) else {
             return false;
         };
         self.hit(i);
@@ -765,13 +787,13 @@ impl Policy for WTinyLfu {
             at: Where::Window,
         });
         self.attach(i, Where::Window);
-        self.map.insert(req.id, i);
+        self.index_at(req.id, i);
         self.sketch.add_key(key);
         true
     }
 
     fn remove(&mut self, id: ObjId) -> Option<u64> {
-        let i = self.map.remove(&id)?;
+        let i = self.unindex(id)?;
         let n = self.detach(i);
         self.slab.free(i);
         Some(n.size)
