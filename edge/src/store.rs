@@ -147,16 +147,17 @@ pub enum EntryError {
     TooLarge,
 }
 
-/// Estimated heap bytes per object outside the entry's buffer: the store map's slot (`u64`
-/// key and the 16-byte `Entry`, plus a control byte, at hashbrown's load factor: 29–57 bytes
-/// between 7/8 and 7/16 full, the latter typical once evicting, as deletions leave tombstones
-/// that make the table grow) and the policy's own index slot and list node (~55–65 bytes for
-/// LRU, FIFO, CLOCK, SIEVE, S3-FIFO, ARC, 2Q, LFU at 100k objects; ~95 for GDSF; ~70–100 once
-/// evicting; S3-FIFO's and 2Q's ghosts add ~30 more). Measured with a counting allocator by
-/// `cargo bench -p edge --bench store`, which prints it per policy. W-TinyLFU's frequency
-/// sketch is sized by the shard's capacity in bytes, not by its object count (up to 8 MiB per
-/// shard), and is not counted here.
-pub const INDEX_BYTES_PER_OBJECT: usize = 110;
+/// Estimated heap bytes per object outside the entry's buffer: the store's slot for it (the
+/// 8-byte `Entry` in a vector grown by quarters: ~10 bytes) and the policy's index bucket and
+/// record (a 4-byte slot in a hash table 7/16 to 7/8 full, plus a 24-, 32- or 56-byte record
+/// in a vector grown by quarters). Measured with a counting allocator by `cargo bench -p edge
+/// --bench store`, which prints the whole overhead per policy: this part comes to ~42–52
+/// bytes for LRU and FIFO, ~50–62 for CLOCK, SIEVE, ARC, LFU and S3-FIFO or 2Q while the
+/// cache fills, ~75–90 for S3-FIFO once evicting (its ghost remembers ~0.9 evicted ids per
+/// held object) and ~75 for 2Q, ~75–90 for GDSF and ~75–95 for W-TinyLFU (whose frequency
+/// sketch counts every object seen recently, held or not). The estimate is the default
+/// policy's (S3-FIFO) over its life.
+pub const INDEX_BYTES_PER_OBJECT: usize = 70;
 
 /// The common response header names an entry stores as one byte (`0x80 + index`). Append
 /// only: the index is the stored encoding (entries live in memory only, but keep it stable).
