@@ -5,10 +5,14 @@ use crate::{Evicted, IdMap, ObjId, Policy, Request};
 /// Wraps a policy and mirrors what it should hold. Panics, naming the policy and the call, as
 /// soon as the policy breaks the [`Policy`] contract: over capacity, `contains`/`len`/`used`
 /// disagreeing with what was admitted and not yet evicted or removed, a hit on an object that
-/// is not held, an eviction of an object that was not held.
+/// is not held, an eviction of an object that was not held, a held object without a slot or
+/// whose slot changed or is shared, an eviction reporting another slot than the object's.
 pub struct Checked {
     inner: Box<dyn Policy>,
-    held: IdMap<u64>,
+    /// Each held id's size and slot.
+    held: IdMap<(u64, u32)>,
+    /// The held ids by slot.
+    slots: rustc_hash::FxHashMap<u32, ObjId>,
     used: u64,
     /// Total size reported evicted, for callers that check it adds up.
     pub evicted_bytes: u64,
@@ -19,6 +23,7 @@ impl Checked {
         Self {
             inner,
             held: IdMap::default(),
+            slots: Default::default(),
             used: 0,
             evicted_bytes: 0,
         }
@@ -40,11 +45,60 @@ impl Checked {
             self.held.len(),
             "{name}: len() disagrees after {call}"
         );
+        // Every held object keeps the slot it was admitted with. (O(held): tests hold few.)
+        for (&id, &(_, slot)) in &self.held {
+            assert_eq!(
+                self.inner.slot(id),
+                Some(slot),
+                "{name}: the slot of {id} changed after {call}"
+            );
+        }
     }
 
-    fn account_evictions(&mut self, evicted: &[Evicted], call: &str) {
+    /// Records that `id`, just admitted, is held with `size`, at the slot the policy reports.
+    fn hold(&mut self, id: ObjId, size: u64, call: &str) {
+        let name = self.inner.name();
+        let slot = self
+            .inner
+            .slot(id)
+            .unwrap_or_else(|| panic!("{name}: {id} admitted by {call} has no slot"));
+        if let Some(other) = self.slots.insert(slot, id) {
+            panic!("{name}: {call} gave {id} slot {slot}, which {other} holds");
+        }
+        self.held.insert(id, (size, slot));
+        self.used += size;
+    }
+
+    /// Forgets held `id`, returning its size.
+    fn release(&mut self, id: ObjId) -> Option<(u64, u32)> {
+        let (size, slot) = self.held.remove(&id)?;
+        self.slots.remove(&slot);
+        self.used -= size;
+        Some((size, slot))
+    }
+
+    /// `newcomer`: the request `admit` was offered, which may be admitted and evicted in the
+    /// same call, so reported without having been held before it.
+    fn account_evictions(&mut self, evicted: &[Evicted], newcomer: &Request, call: &str) {
         for e in evicted {
-            let size = self.held.remove(&e.id).unwrap_or_else(|| {
+            if e.id == newcomer.id && !self.held.contains_key(&e.id) {
+                assert_eq!(
+                    e.size,
+                    newcomer.size,
+                    "{}: evicted size of {} changed",
+                    self.inner.name(),
+                    e.id
+                );
+                assert!(
+                    !self.inner.contains(e.id),
+                    "{}: evicted {} still held",
+                    self.inner.name(),
+                    e.id
+                );
+                self.evicted_bytes += e.size;
+                continue;
+            }
+            let (size, slot) = self.release(e.id).unwrap_or_else(|| {
                 panic!(
                     "{}: {call} evicted {} which was not held",
                     self.inner.name(),
@@ -58,13 +112,20 @@ impl Checked {
                 self.inner.name(),
                 e.id
             );
+            assert_eq!(
+                slot,
+                e.slot,
+                "{}: {} evicted from slot {} but held slot {slot}",
+                self.inner.name(),
+                e.id,
+                e.slot
+            );
             assert!(
                 !self.inner.contains(e.id),
                 "{}: evicted {} still held",
                 self.inner.name(),
                 e.id
             );
-            self.used -= size;
             self.evicted_bytes += size;
         }
     }
@@ -98,6 +159,26 @@ impl Policy for Checked {
         );
         c
     }
+    fn slot(&self, id: ObjId) -> Option<u32> {
+        let slot = self.inner.slot(id);
+        assert_eq!(
+            slot,
+            self.held.get(&id).map(|&(_, s)| s),
+            "{}: slot({id}) disagrees",
+            self.inner.name()
+        );
+        slot
+    }
+    fn touch_slot(&mut self, req: &Request, slot: u32) {
+        assert_eq!(
+            self.held.get(&req.id).map(|&(_, s)| s),
+            Some(slot),
+            "test bug: touch_slot({}, {slot}) of an object not held there",
+            req.id
+        );
+        self.inner.touch_slot(req, slot);
+        self.check("touch_slot");
+    }
     fn touch(&mut self, req: &Request) -> bool {
         let hit = self.inner.touch(req);
         assert_eq!(
@@ -117,15 +198,10 @@ impl Policy for Checked {
         );
         let start = evicted.len();
         let admitted = self.inner.admit(req, evicted);
-        // An object admitted then evicted in the same call is reported after its admission.
-        self.held.insert(req.id, req.size);
-        self.used += req.size;
         let new: Vec<Evicted> = evicted[start..].to_vec();
-        self.account_evictions(&new, "admit");
-        if !admitted {
-            if let Some(size) = self.held.remove(&req.id) {
-                self.used -= size;
-            }
+        self.account_evictions(&new, req, "admit");
+        if admitted {
+            self.hold(req.id, req.size, "admit");
         }
         assert_eq!(
             self.inner.contains(req.id),
@@ -146,11 +222,8 @@ impl Policy for Checked {
     }
     fn remove(&mut self, id: ObjId) -> Option<u64> {
         let got = self.inner.remove(id);
-        let want = self.held.remove(&id);
+        let want = self.release(id).map(|(size, _)| size);
         assert_eq!(got, want, "{}: remove({id}) disagrees", self.inner.name());
-        if let Some(s) = want {
-            self.used -= s;
-        }
         self.check("remove");
         got
     }

@@ -7,6 +7,7 @@
 
 pub mod checked;
 pub mod config_source;
+pub mod index;
 pub mod list;
 pub mod params;
 pub mod policies;

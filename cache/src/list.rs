@@ -1,9 +1,28 @@
 //! Doubly-linked lists threaded through one slab of nodes, addressed by `u32` index.
 //!
-//! Policies keep `IdMap<u32>` from id to node and move nodes between lists (S3-FIFO's small and
-//! main queues, ARC's four lists) without allocating. Indices stay valid until `free`.
+//! Policies keep a [`SlotIndex`](crate::index::SlotIndex) from id to node and move nodes
+//! between lists (S3-FIFO's small and main queues, ARC's four lists) without allocating.
+//! Indices stay valid until `free`: they are the slots [`Policy::slot`](crate::Policy::slot)
+//! reports.
 
 pub const NIL: u32 = u32::MAX;
+
+/// Pushes `x` onto `v`, growing a full `v` by a quarter rather than doubling it. A policy's
+/// vectors grow to the most objects it has held at once and keep that size, so doubling could
+/// leave up to half of each unused for good; a quarter wastes at most a fifth. Pushing stays
+/// amortised O(1) (and large vectors are usually grown in place by `realloc`).
+#[inline]
+pub fn push_compact<T>(v: &mut Vec<T>, x: T) {
+    if v.len() == v.capacity() {
+        grow_by_quarter(v);
+    }
+    v.push(x);
+}
+
+#[cold]
+fn grow_by_quarter<T>(v: &mut Vec<T>) {
+    v.reserve_exact((v.len() / 4).max(16));
+}
 
 #[derive(Clone, Debug)]
 struct Node<T> {
@@ -73,7 +92,7 @@ impl<T> Slab<T> {
             self.nodes[i as usize] = node;
             i
         } else {
-            self.nodes.push(node);
+            push_compact(&mut self.nodes, node);
             u32::try_from(self.nodes.len() - 1).expect("more than 2^32 cached objects")
         }
     }

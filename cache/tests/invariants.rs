@@ -17,6 +17,12 @@ enum Op {
         id: u64,
         size: u64,
     },
+    /// The edge store's path: find the slot, record the hit by slot, or else offer the miss
+    /// to `touch` (which may learn from it) and admit.
+    BySlotThenAdmit {
+        id: u64,
+        size: u64,
+    },
     Remove {
         id: u64,
     },
@@ -32,7 +38,8 @@ fn op() -> impl Strategy<Value = Op> {
     let size = prop_oneof![Just(1u64), 1u64..40];
     prop_oneof![
         6 => (id.clone(), size.clone()).prop_map(|(id, size)| Op::Access { id, size }),
-        2 => (id.clone(), size).prop_map(|(id, size)| Op::TouchThenAdmit { id, size }),
+        2 => (id.clone(), size.clone()).prop_map(|(id, size)| Op::TouchThenAdmit { id, size }),
+        2 => (id.clone(), size).prop_map(|(id, size)| Op::BySlotThenAdmit { id, size }),
         1 => id.clone().prop_map(|id| Op::Remove { id }),
         1 => id.prop_map(|id| Op::Contains { id }),
     ]
@@ -66,6 +73,14 @@ fn drive(spec: &PolicySpec, capacity: u64, ops: &[Op]) {
                     p.admit(&req, &mut ev);
                 }
             }
+            Op::BySlotThenAdmit { id, size } => {
+                let req = Request {
+                    id,
+                    size,
+                    next_access: next_access + id,
+                };
+                by_slot(&mut p, &req, &mut ev);
+            }
             Op::Remove { id } => {
                 p.remove(id);
             }
@@ -83,6 +98,52 @@ fn drive(spec: &PolicySpec, capacity: u64, ops: &[Op]) {
     );
 }
 
+/// A request as the edge store makes it: the slot if held (no side effects), then the hit by
+/// slot; a miss goes to `touch` (which may learn from it) and then `admit`.
+fn by_slot(p: &mut dyn Policy, req: &Request, ev: &mut Vec<Evicted>) -> bool {
+    match p.slot(req.id) {
+        Some(s) => {
+            p.touch_slot(req, s);
+            true
+        }
+        None => {
+            let hit = p.touch(req);
+            assert!(!hit, "{}: touch hit what slot() said is not held", p.name());
+            p.admit(req, ev);
+            false
+        }
+    }
+}
+
+/// The same operations through `touch` and through `slot` + `touch_slot` make the same
+/// decisions: the same hits, the same evictions (slots included) in the same order.
+fn same_by_slot(spec: &PolicySpec, capacity: u64, ops: &[Op]) {
+    let mut a = build(spec, capacity).unwrap();
+    let mut b = build(spec, capacity).unwrap();
+    let (mut ea, mut eb) = (Vec::new(), Vec::new());
+    for (t, op) in ops.iter().enumerate() {
+        match *op {
+            Op::Access { id, size }
+            | Op::TouchThenAdmit { id, size }
+            | Op::BySlotThenAdmit { id, size } => {
+                let req = Request {
+                    id,
+                    size,
+                    next_access: t as u64 + 1 + id,
+                };
+                let hit = a.touch(&req);
+                if !hit {
+                    a.admit(&req, &mut ea);
+                }
+                assert_eq!(by_slot(b.as_mut(), &req, &mut eb), hit, "{}", a.name());
+            }
+            Op::Remove { id } => assert_eq!(a.remove(id), b.remove(id)),
+            Op::Contains { id } => assert_eq!(a.slot(id), b.slot(id)),
+        }
+        assert_eq!(ea, eb, "{}: evictions differ after {op:?}", a.name());
+    }
+}
+
 fn implemented() -> Vec<PolicySpec> {
     REGISTRY
         .iter()
@@ -98,6 +159,13 @@ proptest! {
     fn every_policy_keeps_its_invariants(capacity in prop_oneof![1u64..8, 8u64..200], ops in prop::collection::vec(op(), 1..400)) {
         for spec in implemented() {
             drive(&spec, capacity, &ops);
+        }
+    }
+
+    #[test]
+    fn touch_by_slot_decides_as_touch(capacity in prop_oneof![1u64..8, 8u64..200], ops in prop::collection::vec(op(), 1..400)) {
+        for spec in implemented() {
+            same_by_slot(&spec, capacity, &ops);
         }
     }
 }
@@ -119,6 +187,10 @@ fn every_policy_survives_a_long_random_run() {
                 id,
                 size: 1 + (x >> 20) % 50,
             },
+            2 => Op::BySlotThenAdmit {
+                id,
+                size: 1 + (x >> 20) % 50,
+            },
             _ => Op::Access {
                 id,
                 size: 1 + (x >> 20) % 50,
@@ -127,5 +199,6 @@ fn every_policy_survives_a_long_random_run() {
     }
     for spec in implemented() {
         drive(&spec, 2_000, &ops);
+        same_by_slot(&spec, 2_000, &ops);
     }
 }

@@ -6,73 +6,85 @@
 //! A key string (built by the proxy from the request) is hashed with xxh3 ([`Store::hash_key`]).
 //! The hash selects the shard (its top bits) and is the object id the shard's policy sees.
 //! Each shard is a `Mutex` around:
-//! - its own policy instance, sized to the shard's share of the capacity;
-//! - an [`IdMap`] from hash to [`Entry`] (by value: an entry is one reference-counted
-//!   buffer, see its layout): the payloads (policies own none);
-//! - a reused `Vec<Evicted>` that the policy's `admit` fills, from which the store removes the
-//!   evicted entries from its map;
+//! - its own policy instance, sized to the shard's share of the capacity: it decides what is
+//!   held and is the only index from hash to object (see [`Policy::slot`]);
+//! - a vector of [`Entry`] indexed by the policy's slot (by value: an entry is one
+//!   reference-counted buffer, see its layout): the payloads (policies own none). A lookup is
+//!   one probe of the policy's index, giving the slot, then the entry at that slot; a hit is
+//!   recorded by slot ([`Policy::touch_slot`]), without probing again;
+//! - a reused `Vec<Evicted>` that the policy's `admit` fills, from which the store frees the
+//!   evicted entries (at the slots the evictions report);
 //! - counters for [`StoreStats`].
 //!
 //! Readers get a clone of the [`Entry`] (a reference-count increment on its buffer): an entry
 //! evicted or invalidated while a response is being streamed from it stays alive until that
 //! reader drops it (and every header value and body slice taken from it), and not longer
-//! ([`Entry::is_unique`] tells). Entries leaving the map are dropped after the shard's lock is
+//! ([`Entry::is_unique`] tells). Entries leaving the store are dropped after the shard's lock is
 //! released, so freeing buffers never happens under a lock; the metadata estimate (which reads
 //! an entry's buffer, cold for an evicted entry) is computed and accounted outside the lock
 //! too.
 //!
 //! # Invariants
 //!
-//! After every operation, in every shard: the map's keys are exactly the ids the policy holds
-//! (`Policy::contains`), and the payload bytes held are at most the shard's capacity; so the
-//! store as a whole never holds more than `capacity` payload bytes.
+//! After every operation, in every shard: there is an entry at exactly the slots of the ids
+//! the policy holds, each under its id's slot (`Policy::slot`), and the payload bytes held are
+//! at most the shard's capacity; so the store as a whole never holds more than `capacity`
+//! payload bytes.
 //!
 //! # Hash collisions
 //!
-//! The map is keyed by the 64-bit hash, and each entry carries its full key string. A lookup
+//! Objects are identified by the 64-bit hash, and each entry carries its full key string. A lookup
 //! whose hash matches an entry with a different key string is a miss (and records no access
 //! with the policy). Inserting a key whose hash is held by a different key replaces that entry
 //! (it is removed as a refresh would be, then the new one is admitted): with 64-bit hashes
 //! this costs a spurious miss about once per 2^64 / (objects held) insertions.
 
-use std::mem::size_of;
 use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use cache::{Evicted, IdMap, ObjId, ParamError, Policy, PolicySpec, Request};
+use cache::{Evicted, ObjId, ParamError, Policy, PolicySpec, Request};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+
+use shared::SharedBuf;
 
 /// One stored response (a variant): a single reference-counted buffer. Immutable once
 /// stored; refreshed by replacing. Cloning it is one reference-count increment.
 ///
 /// # Layout
 ///
-/// The `Entry` itself is one `Arc<[u8]>` (16 bytes; the store's map slot, with its `u64`
-/// key, is 24): everything else lives in the one allocation it points to, made once, at its
-/// exact size, by [`Entry::new`]: the `Arc`'s two counts (16 bytes), then
+/// The `Entry` itself is one thin pointer (8 bytes, the store's slot for it) to a
+/// reference-counted buffer (`SharedBuf`, an `Arc<[u8]>` with a 4-byte count and the length
+/// as a varint in the allocation instead of two 8-byte counts there and the length in the
+/// handle): everything else lives in the one allocation it points to, made once, at its exact
+/// size, by [`Entry::new`]: the count (4 bytes) and the buffer's length (a varint: 2 bytes
+/// up to 16 KiB, 3 up to 2 MiB), then
 ///
 /// ```text
-/// offset  size  field
-///      0     8  received_at        u64 LE, milliseconds since the UNIX epoch (truncated)
-///      8     4  age_at_receipt     u32 LE, whole seconds
-///     12     4  fresh_for          u32 LE, whole seconds
-///     16     4  stale_while_reval. u32 LE, whole seconds
-///     20     4  stale_if_error     u32 LE, whole seconds
-///     24     4  key_end            u32 LE, offset of the end of the key
-///     28     4  headers_end        u32 LE, offset of the end of the headers = start of the body
-///     32     4  path_len           u32 LE, the path is the first `path_len` bytes of the key
-///     36     2  status             u16 LE
-///     38     1  flags              bit 0: revalidate_always
-///     39     …  key                UTF-8
-///  key_end   …  headers            one record per field line, in `HeaderMap` order (below)
-///  headers_end  body               to the end of the buffer
+/// field                 encoding
+/// key_len               varint
+/// path_len              varint: the path is the first `path_len` bytes of the key
+/// meta_len              varint: the bytes from the end of the key to the start of the body
+/// key                   UTF-8
+/// status, flags         varint: status × 2 + revalidate_always
+/// received_at           varint: milliseconds since the UNIX epoch (truncated)
+/// age_at_receipt        varint: whole seconds
+/// fresh_for             varint: whole seconds
+/// stale_while_reval.    varint: whole seconds
+/// stale_if_error        varint: whole seconds
+/// headers               one record per field line, in `HeaderMap` order (below)
+/// body                  to the end of the buffer
 /// ```
 ///
-/// So an entry costs the `Arc` counts and [`PREFIX_BYTES`], plus its key, plus two bytes per
-/// header line beyond the names and values, plus its body, rounded up to a multiple of 8 (the
-/// `Arc`'s alignment).
+/// Varints are LEB128: 7 bits a byte, one byte below 128, two below 16 Ki. The three lengths
+/// come first so that finding the key and the body (on every lookup, under the shard's lock)
+/// reads three bytes or so; the times are decoded only when asked for. A typical entry's
+/// fixed fields take 17 or 18 bytes (6 of them the reception time).
+///
+/// So an entry costs the count and length and those fields, plus its key, plus two bytes per
+/// header line beyond the names and values, plus its body, rounded up to a multiple of 4 (the
+/// count's alignment).
 ///
 /// A header record is the name, then the value's length as a LEB128 varint (one byte below
 /// 128, two below 16 KiB), then the value's bytes. The name is one byte `0x80 + i` for the
@@ -106,23 +118,10 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 /// [`semantics::current_age`]: crate::semantics::current_age
 #[derive(Clone)]
 pub struct Entry {
-    buf: Arc<[u8]>,
+    buf: SharedBuf,
 }
 
-/// Bytes of fixed fields at the start of every entry's buffer (see [`Entry`]'s layout).
-pub const PREFIX_BYTES: usize = 39;
-
-const AT_RECEIVED: usize = 0;
-const AT_AGE: usize = 8;
-const AT_FRESH: usize = 12;
-const AT_SWR: usize = 16;
-const AT_SIE: usize = 20;
-const AT_KEY_END: usize = 24;
-const AT_HEADERS_END: usize = 28;
-const AT_PATH_LEN: usize = 32;
-const AT_STATUS: usize = 36;
-const AT_FLAGS: usize = 38;
-const FLAG_REVALIDATE_ALWAYS: u8 = 1;
+const FLAG_REVALIDATE_ALWAYS: usize = 1;
 
 /// What [`Entry::new`] is told besides the key, headers and body.
 #[derive(Clone, Copy, Debug)]
@@ -148,19 +147,17 @@ pub enum EntryError {
     TooLarge,
 }
 
-/// Estimated heap bytes per object outside the entry's buffer: the store map's slot (`u64`
-/// key and the 16-byte `Entry`, plus a control byte, at hashbrown's load factor: 29–57 bytes
-/// between 7/8 and 7/16 full, the latter typical once evicting, as deletions leave tombstones
-/// that make the table grow) and the policy's own index slot and list node (~55–65 bytes for
-/// LRU, FIFO, CLOCK, SIEVE, S3-FIFO, ARC, 2Q, LFU at 100k objects; ~95 for GDSF; ~70–100 once
-/// evicting; S3-FIFO's and 2Q's ghosts add ~30 more). Measured with a counting allocator by
-/// `cargo bench -p edge --bench store`, which prints it per policy. W-TinyLFU's frequency
-/// sketch is sized by the shard's capacity in bytes, not by its object count (up to 8 MiB per
-/// shard), and is not counted here.
-pub const INDEX_BYTES_PER_OBJECT: usize = 110;
-
-/// The `Arc`'s strong and weak counts at the start of the allocation.
-const ARC_BYTES: usize = 2 * size_of::<usize>();
+/// Estimated heap bytes per object outside the entry's buffer: the store's slot for it (the
+/// 8-byte `Entry` in a vector grown by quarters: ~10 bytes) and the policy's index bucket and
+/// record (a 4-byte slot in a hash table 7/16 to 7/8 full, plus a 24-, 32- or 56-byte record
+/// in a vector grown by quarters). Measured with a counting allocator by `cargo bench -p edge
+/// --bench store`, which prints the whole overhead per policy: this part comes to ~42–52
+/// bytes for LRU and FIFO, ~50–62 for CLOCK, SIEVE, ARC, LFU and S3-FIFO or 2Q while the
+/// cache fills, ~75–90 for S3-FIFO once evicting (its ghost remembers ~0.9 evicted ids per
+/// held object) and ~75 for 2Q, ~75–90 for GDSF and ~75–95 for W-TinyLFU (whose frequency
+/// sketch counts every object seen recently, held or not). The estimate is the default
+/// policy's (S3-FIFO) over its life.
+pub const INDEX_BYTES_PER_OBJECT: usize = 70;
 
 /// The common response header names an entry stores as one byte (`0x80 + index`). Append
 /// only: the index is the stored encoding (entries live in memory only, but keep it stable).
@@ -228,7 +225,11 @@ fn standard_code(name: &HeaderName) -> Option<u8> {
         .map(|i| 0x80 + i as u8)
 }
 
-fn varint_len(mut n: usize) -> usize {
+fn varint_len(n: usize) -> usize {
+    varint_len_u64(n as u64)
+}
+
+fn varint_len_u64(mut n: u64) -> usize {
     let mut len = 1;
     while n >= 0x80 {
         n >>= 7;
@@ -240,16 +241,38 @@ fn varint_len(mut n: usize) -> usize {
 /// Reads a LEB128 varint at `*pos` and moves past it.
 #[inline]
 fn read_varint(buf: &[u8], pos: &mut usize) -> usize {
-    let (mut n, mut shift) = (0usize, 0);
+    read_varint_u64(buf, pos) as usize
+}
+
+/// Reads a LEB128 varint of up to 64 bits at `*pos` and moves past it.
+#[inline]
+fn read_varint_u64(buf: &[u8], pos: &mut usize) -> u64 {
+    let b = buf[*pos];
+    *pos += 1;
+    if b < 0x80 {
+        return b.into();
+    }
+    let (mut n, mut shift) = (u64::from(b & 0x7F), 7);
     loop {
         let b = buf[*pos];
         *pos += 1;
-        n |= usize::from(b & 0x7F) << shift;
+        n |= u64::from(b & 0x7F) << shift;
         if b < 0x80 {
             return n;
         }
         shift += 7;
     }
+}
+
+/// Where the parts of an entry's buffer are (offsets into it).
+#[derive(Clone, Copy)]
+struct Spans {
+    /// The start of the key (and of the path).
+    key: usize,
+    path_end: usize,
+    key_end: usize,
+    /// The start of the body: the end of the header records.
+    body: usize,
 }
 
 /// The bytes a header record takes.
@@ -276,7 +299,10 @@ impl Cursor<'_> {
         self.buf[self.len] = b;
         self.len += 1;
     }
-    fn varint(&mut self, mut n: usize) {
+    fn varint(&mut self, n: usize) {
+        self.varint_u64(n as u64);
+    }
+    fn varint_u64(&mut self, mut n: u64) {
         while n >= 0x80 {
             self.push((n as u8 & 0x7F) | 0x80);
             n >>= 7;
@@ -313,23 +339,6 @@ impl Entry {
         if !key.starts_with(path) {
             return Err(EntryError::PathNotPrefix);
         }
-        let header_bytes: usize = headers.iter().map(|(n, v)| record_len(n, v)).sum();
-        let key_end = PREFIX_BYTES + key.len();
-        let headers_end = key_end + header_bytes;
-        let (Ok(key_end32), Ok(headers_end32)) =
-            (u32::try_from(key_end), u32::try_from(headers_end))
-        else {
-            return Err(EntryError::TooLarge);
-        };
-        let body_len: usize = body.iter().map(|c| c.as_ref().len()).sum();
-        let len = headers_end + body_len;
-        // One allocation of exactly `len` bytes (collecting an exact-size iterator into an
-        // `Arc<[u8]>` allocates once), zeroed, then filled in place.
-        let mut buf: Arc<[u8]> = std::iter::repeat_n(0u8, len).collect();
-        let mut v = Cursor {
-            buf: Arc::get_mut(&mut buf).expect("not shared yet"),
-            len: 0,
-        };
         let received_ms = meta
             .received_at
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -339,23 +348,43 @@ impl Entry {
             let end = ceil_secs(meta.fresh_for.saturating_add(w));
             secs_u32(Duration::from_secs(end - fresh))
         };
-        v.extend_from_slice(&received_ms.to_le_bytes());
-        v.extend_from_slice(&secs_u32(meta.age_at_receipt).to_le_bytes());
-        v.extend_from_slice(&secs_u32(Duration::from_secs(fresh)).to_le_bytes());
-        v.extend_from_slice(&window(meta.stale_while_revalidate).to_le_bytes());
-        v.extend_from_slice(&window(meta.stale_if_error).to_le_bytes());
-        v.extend_from_slice(&key_end32.to_le_bytes());
-        v.extend_from_slice(&headers_end32.to_le_bytes());
-        // path.len() <= key.len() < key_end, which fits.
-        v.extend_from_slice(&(path.len() as u32).to_le_bytes());
-        v.extend_from_slice(&meta.status.as_u16().to_le_bytes());
-        v.push(if meta.revalidate_always {
-            FLAG_REVALIDATE_ALWAYS
-        } else {
-            0
-        });
-        debug_assert_eq!(v.len(), PREFIX_BYTES);
+        let status_flags = usize::from(meta.status.as_u16()) * 2
+            + if meta.revalidate_always {
+                FLAG_REVALIDATE_ALWAYS
+            } else {
+                0
+            };
+        // The meta block's varints, in order (see the layout).
+        let times: [u64; 6] = [
+            status_flags as u64,
+            received_ms,
+            secs_u32(meta.age_at_receipt).into(),
+            secs_u32(Duration::from_secs(fresh)).into(),
+            window(meta.stale_while_revalidate).into(),
+            window(meta.stale_if_error).into(),
+        ];
+        let header_bytes: usize = headers.iter().map(|(n, v)| record_len(n, v)).sum();
+        let meta_len = times.iter().map(|&t| varint_len_u64(t)).sum::<usize>() + header_bytes;
+        let lengths = varint_len(key.len()) + varint_len(path.len()) + varint_len(meta_len);
+        let body_start = lengths + key.len() + meta_len;
+        if u32::try_from(body_start).is_err() {
+            return Err(EntryError::TooLarge);
+        }
+        let body_len: usize = body.iter().map(|c| c.as_ref().len()).sum();
+        let len = body_start + body_len;
+        // One allocation of exactly `len` bytes, zeroed, then filled in place.
+        let mut buf = SharedBuf::zeroed(len);
+        let mut v = Cursor {
+            buf: buf.get_mut().expect("not shared yet"),
+            len: 0,
+        };
+        v.varint(key.len());
+        v.varint(path.len());
+        v.varint(meta_len);
         v.extend_from_slice(key.as_bytes());
+        for t in times {
+            v.varint_u64(t);
+        }
         for (n, val) in headers {
             match standard_code(n) {
                 Some(code) => v.push(code),
@@ -368,7 +397,7 @@ impl Entry {
             v.varint(val.len());
             v.extend_from_slice(val.as_bytes());
         }
-        debug_assert_eq!(v.len(), headers_end);
+        debug_assert_eq!(v.len(), body_start);
         for c in body {
             v.extend_from_slice(c.as_ref());
         }
@@ -379,33 +408,50 @@ impl Entry {
     /// The whole buffer as a [`Bytes`] sharing it: one 24-byte allocation, whatever is then
     /// sliced from it.
     fn bytes(&self) -> Bytes {
-        Bytes::from_owner(Arc::clone(&self.buf))
+        Bytes::from_owner(self.buf.clone())
     }
 
+    /// Where the key, the path and the body are: the three leading varints, decoded.
     #[inline]
-    fn u32_at(&self, at: usize) -> u32 {
-        let b: [u8; 4] = self.buf[at..at + 4].try_into().expect("4 bytes");
-        u32::from_le_bytes(b)
+    fn spans(&self) -> Spans {
+        let mut pos = 0;
+        let key_len = read_varint(&self.buf, &mut pos);
+        let path_len = read_varint(&self.buf, &mut pos);
+        let meta_len = read_varint(&self.buf, &mut pos);
+        Spans {
+            key: pos,
+            path_end: pos + path_len,
+            key_end: pos + key_len,
+            body: pos + key_len + meta_len,
+        }
     }
 
-    #[inline]
-    fn key_end(&self) -> usize {
-        self.u32_at(AT_KEY_END) as usize
+    /// The meta block's six varints (status and flags, received_at, age, fresh_for, the two
+    /// windows), and where the header records start.
+    fn meta_fields(&self) -> ([u64; 6], usize) {
+        let mut pos = self.spans().key_end;
+        let mut out = [0; 6];
+        for f in &mut out {
+            *f = read_varint_u64(&self.buf, &mut pos);
+        }
+        (out, pos)
     }
 
     #[inline]
     fn headers_end(&self) -> usize {
-        self.u32_at(AT_HEADERS_END) as usize
+        self.spans().body
     }
 
     #[inline]
     fn key_bytes(&self) -> &[u8] {
-        &self.buf[PREFIX_BYTES..self.key_end()]
+        let s = self.spans();
+        &self.buf[s.key..s.key_end]
     }
 
     #[inline]
     fn path_bytes(&self) -> &[u8] {
-        &self.buf[PREFIX_BYTES..PREFIX_BYTES + self.u32_at(AT_PATH_LEN) as usize]
+        let s = self.spans();
+        &self.buf[s.key..s.path_end]
     }
 
     /// Whether this entry's key is `key` (no UTF-8 check: a byte comparison).
@@ -426,14 +472,14 @@ impl Entry {
     }
 
     pub fn status(&self) -> StatusCode {
-        let b = [self.buf[AT_STATUS], self.buf[AT_STATUS + 1]];
-        StatusCode::from_u16(u16::from_le_bytes(b)).expect("stored from a StatusCode")
+        let code = self.meta_fields().0[0] / 2;
+        StatusCode::from_u16(code as u16).expect("stored from a StatusCode")
     }
 
     /// The header records: (name, value start, value end), offsets into `buf`.
     fn header_records(&self) -> impl Iterator<Item = (Name, usize, usize)> + '_ {
         let end = self.headers_end();
-        let mut pos = self.key_end();
+        let mut pos = self.meta_fields().1;
         let buf = &self.buf[..end];
         std::iter::from_fn(move || {
             if pos >= end {
@@ -503,33 +549,30 @@ impl Entry {
 
     /// When the response was received (millisecond resolution).
     pub fn received_at(&self) -> SystemTime {
-        let b: [u8; 8] = self.buf[AT_RECEIVED..AT_RECEIVED + 8]
-            .try_into()
-            .expect("8 bytes");
-        SystemTime::UNIX_EPOCH + Duration::from_millis(u64::from_le_bytes(b))
+        SystemTime::UNIX_EPOCH + Duration::from_millis(self.meta_fields().0[1])
     }
 
     /// The origin's `Age` on receipt.
     pub fn age_at_receipt(&self) -> Duration {
-        Duration::from_secs(self.u32_at(AT_AGE).into())
+        Duration::from_secs(self.meta_fields().0[2])
     }
 
     /// Freshness lifetime (whole seconds, rounded up).
     pub fn fresh_for(&self) -> Duration {
-        Duration::from_secs(self.u32_at(AT_FRESH).into())
+        Duration::from_secs(self.meta_fields().0[3])
     }
 
     pub fn stale_while_revalidate(&self) -> Duration {
-        Duration::from_secs(self.u32_at(AT_SWR).into())
+        Duration::from_secs(self.meta_fields().0[4])
     }
 
     pub fn stale_if_error(&self) -> Duration {
-        Duration::from_secs(self.u32_at(AT_SIE).into())
+        Duration::from_secs(self.meta_fields().0[5])
     }
 
     /// `no-cache`: every use needs a successful revalidation first.
     pub fn revalidate_always(&self) -> bool {
-        self.buf[AT_FLAGS] & FLAG_REVALIDATE_ALWAYS != 0
+        self.meta_fields().0[0] as usize & FLAG_REVALIDATE_ALWAYS != 0
     }
 
     /// What the entry charges against the store's capacity: its payload bytes, the body's
@@ -539,18 +582,18 @@ impl Entry {
         (self.buf.len() - self.headers_end()) as u64
     }
 
-    /// An estimate of the memory the entry costs beyond its body: the `Arc` counts, the
-    /// buffer's prefix, key and encoded headers, and the store's and policy's index
+    /// An estimate of the memory the entry costs beyond its body: its buffer's count, length,
+    /// fixed fields, key, encoded headers and padding, and the store's and policy's index
     /// ([`INDEX_BYTES_PER_OBJECT`]).
     pub fn metadata_bytes(&self) -> usize {
-        ARC_BYTES + self.headers_end() + INDEX_BYTES_PER_OBJECT
+        self.buf.heap_size() - self.charge() as usize + INDEX_BYTES_PER_OBJECT
     }
 
     /// Whether no other handle shares this entry's buffer: no clone of it (the store's
     /// included), no header value and no body slice taken from it. Dropping this handle then
     /// frees the entry.
     pub fn is_unique(&self) -> bool {
-        Arc::strong_count(&self.buf) == 1
+        self.buf.is_unique()
     }
 
     /// The size the policy is told: the charge, but at least 1, so that empty bodies (redirects,
@@ -611,10 +654,14 @@ pub enum Insert {
     Refused,
 }
 
-/// One shard: a policy and the payloads of the ids it holds.
+/// One shard: a policy and the payloads of the ids it holds, kept at the policy's slots.
 struct Shard {
     policy: Box<dyn Policy>,
-    map: IdMap<Entry>,
+    /// `entries[s]` is the entry of the object the policy holds at slot `s` (see
+    /// [`Policy::slot`]); `None` at the slots it does not use. The policy's index is the only
+    /// one: the store keeps no map of its own. Grows by a quarter at a time, as the policy's
+    /// slots do, so it stays within about 5/4 of the most objects held at once.
+    entries: Vec<Option<Entry>>,
     /// Reused by every `admit` so the miss path does not allocate for it.
     evicted: Vec<Evicted>,
     capacity: u64,
@@ -627,17 +674,17 @@ struct Shard {
 /// A shard on its own cache lines, so threads hitting neighbouring shards do not contend for
 /// the line that holds each other's lock word.
 #[repr(align(128))]
-struct Slot {
+struct Padded {
     shard: Mutex<Shard>,
     /// The sum of the held entries' [`Entry::metadata_bytes`], kept outside the lock: computing
     /// it reads an entry's buffer, which for an evicted (cold) entry means a cache miss, so it
-    /// is done after the lock is released. It can lag the map for an instant (and even
+    /// is done after the lock is released. It can lag the entries for an instant (and even
     /// dip below zero when an entry is evicted before its inserter has added it).
     metadata_bytes: AtomicI64,
 }
 
-impl Slot {
-    /// Accounts for entries that left the map (after the lock is released) and drops them.
+impl Padded {
+    /// Accounts for entries that left the shard (after the lock is released) and drops them.
     fn bury(&self, dead: &mut Vec<Entry>) {
         let bytes: usize = dead.iter().map(|e| e.metadata_bytes()).sum();
         if bytes > 0 {
@@ -648,19 +695,34 @@ impl Slot {
 }
 
 impl Shard {
-    /// Takes `hash`'s entry out of the map and the policy (not an eviction), whatever its key.
+    /// The slot and entry held under `hash`, whatever its key. No side effects.
+    #[inline]
+    fn find(&self, hash: ObjId) -> Option<(u32, &Entry)> {
+        let slot = self.policy.slot(hash)?;
+        let e = self.entries.get(slot as usize).and_then(Option::as_ref);
+        debug_assert!(
+            e.is_some(),
+            "the policy holds {hash}, the store has no entry"
+        );
+        Some((slot, e?))
+    }
+
+    /// Takes `hash`'s entry out of the entries and the policy (not an eviction), whatever its
+    /// key.
     fn take(&mut self, hash: ObjId) -> Option<Entry> {
-        let old = self.map.remove(&hash)?;
+        let slot = self.policy.slot(hash)?;
+        let old = self.entries.get_mut(slot as usize).and_then(Option::take);
         let size = self.policy.remove(hash);
-        debug_assert_eq!(size, Some(old.policy_size()), "map and policy disagree");
+        let old = old?;
+        debug_assert_eq!(size, Some(old.policy_size()), "entries and policy disagree");
         self.payload_bytes -= old.charge();
         Some(old)
     }
 
     /// Takes `hash`'s entry out if its key is `key` (an invalidation).
     fn remove_key(&mut self, hash: ObjId, key: &str) -> Option<Entry> {
-        match self.map.get(&hash) {
-            Some(e) if e.has_key(key) => {
+        match self.find(hash) {
+            Some((_, e)) if e.has_key(key) => {
                 self.invalidations += 1;
                 self.take(hash)
             }
@@ -668,7 +730,20 @@ impl Shard {
         }
     }
 
-    /// `Store::insert` under the lock; entries leaving the map go to `dead`.
+    /// Puts `entry` at `slot`, growing the entries by a quarter (at least) if needed.
+    fn put(&mut self, slot: u32, entry: Entry) {
+        let s = slot as usize;
+        let len = self.entries.len();
+        if s >= len {
+            let want = (s + 1).max(len + len / 4).max(16);
+            self.entries.reserve_exact(want - len);
+            self.entries.resize_with(want, || None);
+        }
+        debug_assert!(self.entries[s].is_none(), "slot {slot} is taken");
+        self.entries[s] = Some(entry);
+    }
+
+    /// `Store::insert` under the lock; entries leaving the shard go to `dead`.
     fn insert(
         &mut self,
         hash: ObjId,
@@ -685,27 +760,37 @@ impl Shard {
         }
         let Shard {
             policy,
-            map,
+            entries,
             evicted,
             ..
         } = self;
         evicted.clear();
         let admitted = policy.admit(&Request::new(hash, size), evicted);
         let mut count = 0;
+        // Every evicted slot is freed before the newcomer's entry is put: the policy may have
+        // given it one of them.
         for e in evicted.iter() {
             if e.id == hash {
                 // The newcomer itself, admitted and evicted in the same call: never stored.
                 debug_assert!(!admitted);
                 continue;
             }
-            let Some(gone) = map.remove(&e.id) else {
+            let Some(gone) = entries.get_mut(e.slot as usize).and_then(Option::take) else {
                 // A policy bug: fail loudly in tests, keep serving in production.
                 if cfg!(debug_assertions) {
-                    panic!("the policy evicted {}, which the store does not hold", e.id);
+                    panic!(
+                        "the policy evicted {} from slot {}, which is empty",
+                        e.id, e.slot
+                    );
                 }
                 continue;
             };
             debug_assert_eq!(e.size, gone.policy_size());
+            debug_assert_eq!(
+                e.id,
+                Store::hash_key(gone.key()),
+                "evicted from another slot"
+            );
             self.payload_bytes -= gone.charge();
             self.evicted_bytes += gone.charge();
             count += 1;
@@ -715,15 +800,16 @@ impl Shard {
         if !admitted {
             return Insert::Refused;
         }
+        let slot = self.policy.slot(hash).expect("admitted, so held at a slot");
         self.payload_bytes += entry.charge();
-        map.insert(hash, entry);
+        self.put(slot, entry);
         Insert::Stored { evicted: count }
     }
 }
 
 /// The cache store: see the [module documentation](self).
 pub struct Store {
-    shards: Box<[Slot]>,
+    shards: Box<[Padded]>,
     /// log2 of the shard count: the hash's top `shard_bits` bits select the shard.
     shard_bits: u32,
     max_object_size: u64,
@@ -783,7 +869,7 @@ impl Store {
             policy_name = p.name();
             let shard = Mutex::new(Shard {
                 policy: p,
-                map: IdMap::default(),
+                entries: Vec::new(),
                 evicted: Vec::with_capacity(16),
                 capacity: cap,
                 payload_bytes: 0,
@@ -791,7 +877,7 @@ impl Store {
                 evicted_bytes: 0,
                 invalidations: 0,
             });
-            slots.push(Slot {
+            slots.push(Padded {
                 shard,
                 metadata_bytes: AtomicI64::new(0),
             });
@@ -834,7 +920,7 @@ impl Store {
     }
 
     #[inline]
-    fn slot(&self, hash: u64) -> &Slot {
+    fn slot(&self, hash: u64) -> &Padded {
         &self.shards[self.shard_index(hash)]
     }
 
@@ -852,11 +938,13 @@ impl Store {
     pub fn get(&self, hash: u64, key: &str) -> Option<Entry> {
         let mut guard = self.lock(hash);
         let shard = &mut *guard;
-        match shard.map.get(&hash) {
-            Some(e) if e.has_key(key) => {
+        match shard.find(hash) {
+            Some((slot, e)) if e.has_key(key) => {
                 let e = e.clone();
-                let hit = shard.policy.touch(&Request::new(hash, e.policy_size()));
-                debug_assert!(hit, "map and policy disagree");
+                // The slot was just found: no second probe of the policy's index.
+                shard
+                    .policy
+                    .touch_slot(&Request::new(hash, e.policy_size()), slot);
                 Some(e)
             }
             Some(_) => None,
@@ -873,8 +961,8 @@ impl Store {
     #[inline]
     pub fn peek(&self, hash: u64, key: &str) -> Option<Entry> {
         let guard = self.lock(hash);
-        match guard.map.get(&hash) {
-            Some(e) if e.has_key(key) => Some(e.clone()),
+        match guard.find(hash) {
+            Some((_, e)) if e.has_key(key) => Some(e.clone()),
             _ => None,
         }
     }
@@ -933,10 +1021,11 @@ impl Store {
                 ids.clear();
                 ids.extend(
                     shard
-                        .map
+                        .entries
                         .iter()
-                        .filter(|(_, e)| matches(e.path_bytes()))
-                        .map(|(&id, _)| id),
+                        .flatten()
+                        .filter(|e| matches(e.path_bytes()))
+                        .map(|e| Self::hash_key(e.key())),
                 );
                 for &id in &ids {
                     dead.extend(shard.take(id));
@@ -957,7 +1046,7 @@ impl Store {
         };
         for slot in self.shards.iter() {
             let shard = lock(slot);
-            s.objects += shard.map.len() as u64;
+            s.objects += shard.policy.len() as u64;
             s.payload_bytes += shard.payload_bytes;
             s.metadata_bytes += slot.metadata_bytes.load(Relaxed).max(0) as u64;
             s.evictions += shard.evictions;
@@ -976,12 +1065,18 @@ impl Store {
             let s = lock(slot);
             capacity += s.capacity;
             assert_eq!(s.policy.capacity(), s.capacity);
-            assert_eq!(s.map.len(), s.policy.len(), "shard {i}: len");
+            let held = s.entries.iter().flatten().count();
+            assert_eq!(held, s.policy.len(), "shard {i}: len");
             let (mut payload, mut meta, mut used) = (0, 0, 0);
-            for (&id, e) in &s.map {
-                assert!(s.policy.contains(id), "shard {i}: {id} not in the policy");
+            for (slot, e) in s.entries.iter().enumerate() {
+                let Some(e) = e else { continue };
+                let id = Self::hash_key(e.key());
+                assert_eq!(
+                    s.policy.slot(id),
+                    Some(slot as u32),
+                    "shard {i}: {id} not in the policy at slot {slot}"
+                );
                 assert_eq!(self.shard_index(id), i, "{id} in the wrong shard");
-                assert_eq!(id, Self::hash_key(e.key()));
                 payload += e.charge();
                 used += e.policy_size();
                 meta += e.metadata_bytes() as u64;
@@ -999,16 +1094,242 @@ impl Store {
     }
 }
 
-fn lock(slot: &Slot) -> MutexGuard<'_, Shard> {
+fn lock(slot: &Padded) -> MutexGuard<'_, Shard> {
     // A panic under the lock can only come from a bug (in a policy, most likely). Rather than
-    // fail every later request to the shard, keep serving: at worst the map then holds entries
-    // the policy no longer tracks, which costs memory until they are replaced or invalidated.
+    // fail every later request to the shard, keep serving: at worst the entries then include
+    // some the policy no longer tracks, which costs memory until their slot is reused.
     slot.shard.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn prev_power_of_two(n: usize) -> usize {
     debug_assert!(n > 0);
     1 << (usize::BITS - 1 - n.leading_zeros())
+}
+
+/// The buffer of an [`Entry`]: a reference-counted, immutable byte buffer behind one thin
+/// pointer. `Arc<[u8]>` does the same with a 16-byte handle (pointer and length) and 16 bytes
+/// of counts (strong and weak) in the allocation; this one's handle is 8 bytes and its
+/// allocation starts with a 4-byte count and the length as a LEB128 varint (2 bytes up to
+/// 16 KiB), so an entry saves 18 bytes in its buffer and 8 in the store's slot for it.
+///
+/// Counting is `Arc`'s: a clone increments with `Relaxed` ordering, a drop decrements with
+/// `Release` and the last one frees after an `Acquire` fence, so every access through another
+/// handle happens before the free. The bytes are written only through
+/// [`get_mut`](SharedBuf::get_mut), which needs the only handle.
+mod shared {
+    use std::alloc::{self, Layout};
+    use std::ops::Deref;
+    use std::ptr::NonNull;
+    use std::sync::atomic::{fence, AtomicU32, Ordering};
+
+    /// The count's bytes, at the start of the allocation; the length's varint follows.
+    const COUNT_BYTES: usize = 4;
+
+    /// Past this many handles, a clone aborts the process, as `Arc`'s does past
+    /// `isize::MAX`: so many can only come from leaked handles, and letting the count wrap
+    /// would free the buffer under its readers.
+    const MAX_COUNT: u32 = i32::MAX as u32;
+
+    /// Points at the count at the start of the allocation.
+    pub struct SharedBuf {
+        ptr: NonNull<AtomicU32>,
+    }
+
+    // SAFETY: as `Arc<[u8]>`: the count is atomic, and the bytes are immutable while shared
+    // (`get_mut` needs the only handle).
+    unsafe impl Send for SharedBuf {}
+    unsafe impl Sync for SharedBuf {}
+
+    fn varint_len(mut n: usize) -> usize {
+        let mut len = 1;
+        while n >= 0x80 {
+            n >>= 7;
+            len += 1;
+        }
+        len
+    }
+
+    /// The allocation of a buffer of `len` bytes: count, length varint, bytes, padded to the
+    /// count's alignment.
+    fn layout(len: usize) -> Layout {
+        let size = COUNT_BYTES
+            .checked_add(varint_len(len))
+            .and_then(|s| s.checked_add(len))
+            .expect("buffer size overflows");
+        Layout::from_size_align(size, align_of::<AtomicU32>())
+            .expect("buffer too large")
+            .pad_to_align()
+    }
+
+    impl SharedBuf {
+        /// A buffer of `len` zero bytes, not shared yet.
+        pub fn zeroed(len: usize) -> SharedBuf {
+            let layout = layout(len);
+            // SAFETY: the layout's size is not zero (it holds the count).
+            let raw = unsafe { alloc::alloc_zeroed(layout) };
+            let Some(ptr) = NonNull::new(raw) else {
+                alloc::handle_alloc_error(layout)
+            };
+            let ptr = ptr.cast::<AtomicU32>();
+            // SAFETY: the allocation is ours, aligned for the count, and `layout` has room for
+            // the count and the length's varint (`varint_len(len)` bytes) before the data.
+            unsafe {
+                ptr.write(AtomicU32::new(1));
+                let mut at = raw.add(COUNT_BYTES);
+                let mut n = len;
+                while n >= 0x80 {
+                    at.write((n as u8 & 0x7F) | 0x80);
+                    at = at.add(1);
+                    n >>= 7;
+                }
+                at.write(n as u8);
+            }
+            SharedBuf { ptr }
+        }
+
+        #[inline]
+        fn count(&self) -> &AtomicU32 {
+            // SAFETY: the count lives as long as any handle does.
+            unsafe { self.ptr.as_ref() }
+        }
+
+        /// The data's offset in the allocation and its length, from the length's varint.
+        #[inline]
+        fn span(&self) -> (usize, usize) {
+            let base = self.ptr.as_ptr().cast::<u8>();
+            let (mut len, mut shift, mut at) = (0usize, 0, COUNT_BYTES);
+            loop {
+                // SAFETY: `zeroed` wrote the varint right after the count; these reads stay
+                // within it (the last byte is below 0x80).
+                let b = unsafe { base.add(at).read() };
+                at += 1;
+                len |= usize::from(b & 0x7F) << shift;
+                if b < 0x80 {
+                    return (at, len);
+                }
+                shift += 7;
+            }
+        }
+
+        /// The bytes, writable, if this is the only handle.
+        pub fn get_mut(&mut self) -> Option<&mut [u8]> {
+            if !self.is_unique() {
+                return None;
+            }
+            let (at, len) = self.span();
+            // SAFETY: the `len` bytes at `at` are initialised (zeroed) and within the
+            // allocation; no other handle exists to read them while this borrow lasts.
+            Some(unsafe {
+                std::slice::from_raw_parts_mut(self.ptr.as_ptr().cast::<u8>().add(at), len)
+            })
+        }
+
+        /// The bytes of the allocation: count, length, data and padding.
+        pub fn heap_size(&self) -> usize {
+            layout(self.len()).size()
+        }
+
+        /// Whether this is the only handle to the buffer.
+        #[inline]
+        pub fn is_unique(&self) -> bool {
+            self.count().load(Ordering::Acquire) == 1
+        }
+    }
+
+    impl Deref for SharedBuf {
+        type Target = [u8];
+        #[inline]
+        fn deref(&self) -> &[u8] {
+            let (at, len) = self.span();
+            // SAFETY: as in `get_mut`; shared reads only, no handle can write while shared.
+            unsafe { std::slice::from_raw_parts(self.ptr.as_ptr().cast::<u8>().add(at), len) }
+        }
+    }
+
+    impl AsRef<[u8]> for SharedBuf {
+        #[inline]
+        fn as_ref(&self) -> &[u8] {
+            self
+        }
+    }
+
+    impl Clone for SharedBuf {
+        #[inline]
+        fn clone(&self) -> SharedBuf {
+            if self.count().fetch_add(1, Ordering::Relaxed) > MAX_COUNT {
+                std::process::abort();
+            }
+            SharedBuf { ptr: self.ptr }
+        }
+    }
+
+    impl Drop for SharedBuf {
+        fn drop(&mut self) {
+            if self.count().fetch_sub(1, Ordering::Release) != 1 {
+                return;
+            }
+            fence(Ordering::Acquire);
+            let layout = layout(self.span().1);
+            // SAFETY: this was the last handle; `layout` is the one `zeroed` allocated with.
+            unsafe { alloc::dealloc(self.ptr.as_ptr().cast(), layout) }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn lengths_counts_and_sharing() {
+            for len in [0, 1, 127, 128, 16_383, 16_384, 1 << 21, (1 << 21) + 3] {
+                let mut b = SharedBuf::zeroed(len);
+                assert_eq!(b.len(), len);
+                assert!(b.iter().all(|&x| x == 0));
+                let data = b.get_mut().unwrap();
+                if len > 0 {
+                    data[0] = 1;
+                    data[len - 1] = 2;
+                }
+                let c = b.clone();
+                assert!(!b.is_unique() && b.get_mut().is_none());
+                assert_eq!(c.len(), len);
+                if len > 1 {
+                    assert_eq!((c[0], c[len - 1]), (1, 2));
+                }
+                assert_eq!(c.as_ptr(), b.as_ptr());
+                drop(c);
+                assert!(b.is_unique());
+                assert!(b.get_mut().is_some());
+            }
+            // 4-byte count, a 1-byte length, 5 bytes: 10, padded to 12.
+            assert_eq!(layout(5).size(), 12);
+            assert_eq!(layout(1024).size(), 4 + 2 + 1024 + 2);
+            assert_eq!(size_of::<SharedBuf>(), 8);
+            assert_eq!(size_of::<Option<SharedBuf>>(), 8);
+        }
+
+        #[test]
+        fn handles_cross_threads_and_the_last_one_frees() {
+            let mut b = SharedBuf::zeroed(1000);
+            b.get_mut().unwrap().fill(7);
+            std::thread::scope(|s| {
+                for _ in 0..4 {
+                    let mine = b.clone();
+                    s.spawn(move || {
+                        for _ in 0..10_000 {
+                            let c = mine.clone();
+                            assert_eq!(c[999], 7);
+                        }
+                    });
+                }
+            });
+            assert!(b.is_unique());
+            let bytes = bytes::Bytes::from_owner(b.clone());
+            assert!(!b.is_unique());
+            drop(b);
+            assert_eq!(bytes.len(), 1000);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -1030,6 +1351,12 @@ mod tests {
             stale_if_error: Duration::ZERO,
             revalidate_always: false,
         }
+    }
+
+    /// The bytes of an entry's fixed fields: its buffer less the key, header records and body.
+    fn fixed_fields(e: &Entry) -> usize {
+        let s = e.spans();
+        s.key + (e.meta_fields().1 - s.key_end)
     }
 
     /// An entry whose key starts with `path` (as the proxy's keys do).
@@ -1175,9 +1502,9 @@ mod tests {
         // an entry nobody reads.
         assert!(entry("/x", "/x", 1).is_unique());
         assert!(lock(s.slot(Store::hash_key("/c")))
-            .map
-            .get(&Store::hash_key("/c"))
+            .find(Store::hash_key("/c"))
             .unwrap()
+            .1
             .is_unique());
         put(&s, "d", 10); // evicts c
         assert!(get(&s, "c").is_none());
@@ -1203,12 +1530,12 @@ mod tests {
         assert!(e.is_unique());
         // An evicted entry nobody reads is freed by the eviction.
         let f = entry("/f", "/f", 10);
-        let weak = Arc::downgrade(&f.buf);
+        let watch = f.clone();
         s.insert(Store::hash_key("/f"), f);
-        assert!(weak.upgrade().is_some());
+        assert!(!watch.is_unique());
         put(&s, "g", 10);
         put(&s, "h", 10);
-        assert!(weak.upgrade().is_none());
+        assert!(watch.is_unique(), "the store let go of f");
         s.check_invariants();
         assert_eq!(s.stats().invalidations, 2);
     }
@@ -1378,7 +1705,7 @@ mod tests {
             assert!(st.evictions > 0 && st.invalidations > 0, "{policy}: {st:?}");
             // No entry is referenced from anywhere but the store now.
             for slot in s.shards.iter() {
-                for e in lock(slot).map.values() {
+                for e in lock(slot).entries.iter().flatten() {
                     assert!(e.is_unique());
                 }
             }
@@ -1388,17 +1715,21 @@ mod tests {
     #[test]
     fn prints_per_object_metadata_overhead() {
         // Structural figures (the bench measures actual heap use with a counting allocator).
-        assert_eq!(size_of::<Entry>(), 2 * size_of::<usize>());
-        let slot = (size_of::<(u64, Entry)>() + 1) * 8 / 7;
-        println!(
-            "size_of Entry = {}, Arc counts = {ARC_BYTES}, buffer prefix = {PREFIX_BYTES}, \
-             store map slot ≈ {slot} (at 7/8 load), index estimate (map + \
-             policy) = {INDEX_BYTES_PER_OBJECT}; a header record: 1 byte for a standard name, a \
-             varint value length",
-            size_of::<Entry>(),
-        );
+        assert_eq!(size_of::<Entry>(), size_of::<usize>());
+        assert_eq!(size_of::<Option<Entry>>(), size_of::<usize>());
         let e = entry("/k", "/k", 10);
-        let fixed = ARC_BYTES + PREFIX_BYTES + INDEX_BYTES_PER_OBJECT;
+        // Lengths 3, status 2, reception at the epoch 1, ages and windows 1 each.
+        assert_eq!(fixed_fields(&e), 10);
+        println!(
+            "size_of Entry = {}, buffer count and length = 4 + 2 (up to 16 KiB), fixed fields = \
+             {} (17 or 18 for a response received now), index estimate (policy + store slot) = \
+             {INDEX_BYTES_PER_OBJECT}; a header record: 1 byte for a standard name, a varint \
+             value length",
+            size_of::<Entry>(),
+            fixed_fields(&e),
+        );
+        // Count 4, length 1 (34 bytes), fixed fields 10, then 1 byte of padding to 40.
+        let fixed = 4 + 1 + fixed_fields(&e) + 1 + INDEX_BYTES_PER_OBJECT;
         println!(
             "per-object overhead beyond key and headers ≈ {fixed} bytes + 2 per header line; \
              this entry's metadata estimate = {} bytes",
@@ -1463,10 +1794,11 @@ mod tests {
         assert_eq!(e.stale_if_error(), Duration::from_secs(86_400));
         assert!(e.revalidate_always());
         let encoded: usize = h.iter().map(|(n, v)| record_len(n, v)).sum();
-        assert_eq!(
-            e.metadata_bytes(),
-            ARC_BYTES + PREFIX_BYTES + key.len() + encoded + INDEX_BYTES_PER_OBJECT
-        );
+        // Lengths 3; status 404 × 2 + 1: 2; 1.7e12 ms: 6; 7, 60, 30 s: 1 each; 86,400 s: 3.
+        assert_eq!(fixed_fields(&e), 17);
+        let len = 17 + key.len() + encoded + 11;
+        let heap = (4 + varint_len(len) + len).next_multiple_of(4);
+        assert_eq!(e.metadata_bytes(), heap - 11 + INDEX_BYTES_PER_OBJECT);
         // No headers, no body, every status.
         for code in [100, 204, 304, 599, 999] {
             let m = Meta {
@@ -1523,11 +1855,11 @@ mod tests {
         drop(big);
         assert!(e.is_unique());
         assert_eq!(e.body().len(), 10);
-        assert_eq!(e.buf.len(), PREFIX_BYTES + 2 + 10);
+        assert_eq!(e.buf.len(), fixed_fields(&e) + 2 + 10);
         let b = e.body();
         assert_eq!(
             b.as_ptr(),
-            e.buf[PREFIX_BYTES + 2..].as_ptr(),
+            e.buf[fixed_fields(&e) + 2..].as_ptr(),
             "a slice of the entry"
         );
     }

@@ -23,10 +23,11 @@
 //!   found at all (it is cleared only when an object, data or ghost, is found, or on a
 //!   ghost-hit insertion); that flag feeds REPLACE's tie rule, so it is kept the same way.
 
+use crate::index::SlotIndex;
 use crate::list::{List, Slab};
 use crate::params::{ParamError, Params, PolicySpec};
 use crate::registry::PolicyInfo;
-use crate::{id_map_with_capacity, Evicted, IdMap, ObjId, Policy, Request};
+use crate::{Evicted, ObjId, Policy, Request};
 
 pub const INFO: PolicyInfo = PolicyInfo {
     name: "arc",
@@ -59,7 +60,8 @@ struct Node {
 /// The ARC state. Ghost entries live in the same map and slab as data entries.
 pub struct Arc {
     capacity: u64,
-    map: IdMap<u32>,
+    /// Id to slab slot, data and ghost nodes alike (the id is the node's).
+    index: SlotIndex,
     slab: Slab<Node>,
     t1: List,
     t2: List,
@@ -80,10 +82,30 @@ pub struct Arc {
 }
 
 impl Arc {
+    /// The node of `id`, data or ghost.
+    #[inline]
+    fn find(&self, id: ObjId) -> Option<u32> {
+        self.index.get(id, |v| self.slab.get(v).id)
+    }
+
+    /// Indexes `id` at record `i`, which already holds it.
+    #[inline]
+    fn index_at(&mut self, id: ObjId, i: u32) {
+        let slab = &self.slab;
+        self.index.insert(id, i, |v| slab.get(v).id);
+    }
+
+    /// Takes `id` out of the index (its record must still hold it); returns its record.
+    #[inline]
+    fn unindex(&mut self, id: ObjId) -> Option<u32> {
+        let slab = &self.slab;
+        self.index.remove(id, |v| slab.get(v).id)
+    }
+
     pub fn new(capacity: u64) -> Self {
         Self {
             capacity,
-            map: id_map_with_capacity(1024),
+            index: SlotIndex::with_capacity(1024),
             slab: Slab::with_capacity(1024),
             t1: List::default(),
             t2: List::default(),
@@ -137,7 +159,7 @@ impl Arc {
     /// Forgets ghost or data node `i` entirely.
     fn drop_node(&mut self, i: u32) {
         let n = self.detach(i);
-        self.map.remove(&n.id);
+        self.unindex(n.id);
         self.slab.free(i);
     }
 
@@ -153,6 +175,7 @@ impl Arc {
         evicted.push(Evicted {
             id: n.id,
             size: n.size,
+            slot: i,
         });
     }
 
@@ -182,6 +205,7 @@ impl Arc {
                 evicted.push(Evicted {
                     id: n.id,
                     size: n.size,
+                    slot: i,
                 });
             }
         } else {
@@ -209,6 +233,23 @@ impl Arc {
         self.drop_node(i);
         self.ghost_hit_now = true;
     }
+
+    /// A request found node `i`: a hit if it holds data (T1 moves to T2, T2 to its head),
+    /// returning `true`; a ghost is a miss, left for `admit` to adapt to.
+    #[inline]
+    fn hit(&mut self, i: u32) -> bool {
+        match self.slab.get(i).at {
+            Where::T1 => {
+                self.detach(i);
+                self.attach(i, Where::T2);
+            }
+            Where::T2 => self.slab.move_to_head(&mut self.t2, i),
+            Where::B1 | Where::B2 => return false,
+        }
+        self.in_b1 = false;
+        self.in_b2 = false;
+        true
+    }
 }
 
 impl Policy for Arc {
@@ -225,32 +266,31 @@ impl Policy for Arc {
         self.t1.len() + self.t2.len()
     }
     fn contains(&self, id: ObjId) -> bool {
-        self.map
-            .get(&id)
-            .is_some_and(|&i| matches!(self.slab.get(i).at, Where::T1 | Where::T2))
+        self.find(id)
+            .is_some_and(|i| matches!(self.slab.get(i).at, Where::T1 | Where::T2))
+    }
+
+    fn slot(&self, id: ObjId) -> Option<u32> {
+        let i = self.find(id)?;
+        matches!(self.slab.get(i).at, Where::T1 | Where::T2).then_some(i)
     }
 
     #[inline]
     fn touch(&mut self, req: &Request) -> bool {
-        let Some(&i) = self.map.get(&req.id) else {
+        let Some(i) = self.find(req.id) else {
             return false;
         };
-        match self.slab.get(i).at {
-            Where::T1 => {
-                self.detach(i);
-                self.attach(i, Where::T2);
-            }
-            Where::T2 => self.slab.move_to_head(&mut self.t2, i),
-            // A ghost hit is a miss; `admit` adapts to it.
-            Where::B1 | Where::B2 => return false,
-        }
-        self.in_b1 = false;
-        self.in_b2 = false;
-        true
+        self.hit(i)
+    }
+
+    #[inline]
+    fn touch_slot(&mut self, _req: &Request, slot: u32) {
+        let hit = self.hit(slot);
+        debug_assert!(hit, "touch_slot of a ghost");
     }
 
     fn admit(&mut self, req: &Request, evicted: &mut Vec<Evicted>) -> bool {
-        if let Some(&i) = self.map.get(&req.id) {
+        if let Some(i) = self.find(req.id) {
             if matches!(self.slab.get(i).at, Where::T1 | Where::T2) {
                 debug_assert!(false, "admit of a held object");
                 return true;
@@ -282,12 +322,12 @@ impl Policy for Arc {
         } else {
             self.attach(i, Where::T1);
         }
-        self.map.insert(req.id, i);
+        self.index_at(req.id, i);
         true
     }
 
     fn remove(&mut self, id: ObjId) -> Option<u64> {
-        let &i = self.map.get(&id)?;
+        let i = self.find(id)?;
         if !matches!(self.slab.get(i).at, Where::T1 | Where::T2) {
             return None; // a ghost is history, not a held object
         }

@@ -152,7 +152,21 @@ impl Belady {
         self.heap_remove(1);
         let Obj { id, size, .. } = self.release(o);
         self.map.remove(&id);
-        evicted.push(Evicted { id, size });
+        evicted.push(Evicted { id, size, slot: o });
+    }
+
+    /// A hit on object record `o`: its next access is now `next`.
+    #[inline]
+    fn hit(&mut self, o: u32, next: u64) {
+        let obj = &mut self.objs[o as usize];
+        let old = obj.next;
+        obj.next = next;
+        let pos = obj.pos as usize;
+        if old < next {
+            self.sift_up(pos);
+        } else {
+            self.sift_down(pos);
+        }
     }
 }
 
@@ -173,21 +187,22 @@ impl Policy for Belady {
         self.map.contains_key(&id)
     }
 
+    fn slot(&self, id: ObjId) -> Option<u32> {
+        self.map.get(&id).copied()
+    }
+
     #[inline]
     fn touch(&mut self, req: &Request) -> bool {
         let Some(&o) = self.map.get(&req.id) else {
             return false;
         };
-        let obj = &mut self.objs[o as usize];
-        let old = obj.next;
-        obj.next = req.next_access;
-        let pos = obj.pos as usize;
-        if old < req.next_access {
-            self.sift_up(pos);
-        } else {
-            self.sift_down(pos);
-        }
+        self.hit(o, req.next_access);
         true
+    }
+
+    #[inline]
+    fn touch_slot(&mut self, req: &Request, slot: u32) {
+        self.hit(slot, req.next_access);
     }
 
     fn admit(&mut self, req: &Request, evicted: &mut Vec<Evicted>) -> bool {
@@ -209,11 +224,11 @@ impl Policy for Belady {
                 o
             }
             None => {
-                self.objs.push(rec);
+                crate::list::push_compact(&mut self.objs, rec);
                 u32::try_from(self.objs.len() - 1).expect("more than 2^32 cached objects")
             }
         };
-        self.heap.push(o);
+        crate::list::push_compact(&mut self.heap, o);
         self.sift_up(self.heap.len() - 1);
         self.map.insert(req.id, o);
         self.used += req.size;

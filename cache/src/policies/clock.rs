@@ -11,10 +11,11 @@
 //! shifting in a ring. The list gives the same order with O(1) moves and stable `u32` indices,
 //! so a hit is one hash probe and one counter write.
 
+use crate::index::SlotIndex;
 use crate::list::{List, Slab};
 use crate::params::{ParamError, Params, PolicySpec};
 use crate::registry::PolicyInfo;
-use crate::{id_map_with_capacity, Evicted, IdMap, ObjId, Policy, Request};
+use crate::{Evicted, ObjId, Policy, Request};
 
 pub const INFO: PolicyInfo = PolicyInfo {
     name: "clock",
@@ -49,13 +50,34 @@ pub struct Clock {
     used: u64,
     bits: u32,
     max_freq: u8,
-    map: IdMap<u32>,
+    /// Id to slab slot (the id is the slot's node's).
+    index: SlotIndex,
     slab: Slab<Entry>,
     /// Head: most recently admitted or reinserted. Tail: next to be examined.
     list: List,
 }
 
 impl Clock {
+    /// The slab slot of held `id`.
+    #[inline]
+    fn find(&self, id: ObjId) -> Option<u32> {
+        self.index.get(id, |v| self.slab.get(v).id)
+    }
+
+    /// Indexes `id` at slab slot `i`, whose node already holds it.
+    #[inline]
+    fn index_at(&mut self, id: ObjId, i: u32) {
+        let slab = &self.slab;
+        self.index.insert(id, i, |v| slab.get(v).id);
+    }
+
+    /// Takes `id` out of the index (its node must still hold it); returns its slot.
+    #[inline]
+    fn unindex(&mut self, id: ObjId) -> Option<u32> {
+        let slab = &self.slab;
+        self.index.remove(id, |v| slab.get(v).id)
+    }
+
     /// One reference bit: the classic CLOCK, libCacheSim's default.
     pub fn new(capacity: u64) -> Self {
         Self::with_bits(capacity, 1)
@@ -72,7 +94,7 @@ impl Clock {
             used: 0,
             bits,
             max_freq: ((1u32 << bits) - 1) as u8,
-            map: id_map_with_capacity(1024),
+            index: SlotIndex::with_capacity(1024),
             slab: Slab::with_capacity(1024),
             list: List::default(),
         }
@@ -93,10 +115,18 @@ impl Clock {
         };
         self.slab.unlink(&mut self.list, t);
         let Entry { id, size, .. } = *self.slab.get(t);
+        self.unindex(id);
         self.slab.free(t);
-        self.map.remove(&id);
         self.used -= size;
-        evicted.push(Evicted { id, size });
+        evicted.push(Evicted { id, size, slot: t });
+    }
+
+    #[inline]
+    fn hit(&mut self, i: u32) {
+        let e = self.slab.get_mut(i);
+        if e.freq < self.max_freq {
+            e.freq += 1;
+        }
     }
 }
 
@@ -111,24 +141,29 @@ impl Policy for Clock {
         self.used
     }
     fn len(&self) -> usize {
-        self.map.len()
+        self.index.len()
     }
     fn contains(&self, id: ObjId) -> bool {
-        self.map.contains_key(&id)
+        self.find(id).is_some()
+    }
+    fn slot(&self, id: ObjId) -> Option<u32> {
+        self.find(id)
     }
 
     #[inline]
     fn touch(&mut self, req: &Request) -> bool {
-        match self.map.get(&req.id) {
-            Some(&i) => {
-                let e = self.slab.get_mut(i);
-                if e.freq < self.max_freq {
-                    e.freq += 1;
-                }
+        match self.find(req.id) {
+            Some(i) => {
+                self.hit(i);
                 true
             }
             None => false,
         }
+    }
+
+    #[inline]
+    fn touch_slot(&mut self, _req: &Request, slot: u32) {
+        self.hit(slot);
     }
 
     fn admit(&mut self, req: &Request, evicted: &mut Vec<Evicted>) -> bool {
@@ -144,13 +179,13 @@ impl Policy for Clock {
             freq: 0,
         });
         self.slab.push_head(&mut self.list, i);
-        self.map.insert(req.id, i);
+        self.index_at(req.id, i);
         self.used += req.size;
         true
     }
 
     fn remove(&mut self, id: ObjId) -> Option<u64> {
-        let i = self.map.remove(&id)?;
+        let i = self.unindex(id)?;
         self.slab.unlink(&mut self.list, i);
         let size = self.slab.get(i).size;
         self.slab.free(i);

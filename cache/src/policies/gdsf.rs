@@ -24,9 +24,10 @@
 //! patterns order like the values. Sequence numbers are unique, so the order is total and
 //! the victim is the same as in libCacheSim's ordered set.
 
+use crate::index::SlotIndex;
 use crate::params::{ParamError, Params, PolicySpec};
 use crate::registry::PolicyInfo;
-use crate::{id_map_with_capacity, Evicted, IdMap, ObjId, Policy, Request};
+use crate::{Evicted, ObjId, Policy, Request};
 
 pub const INFO: PolicyInfo = PolicyInfo {
     name: "gdsf",
@@ -68,7 +69,8 @@ impl Slot {
 pub struct Gdsf {
     capacity: u64,
     used: u64,
-    map: IdMap<u32>,
+    /// Id to object record (the id is the record's).
+    index: SlotIndex,
     objs: Vec<Obj>,
     free: Vec<u32>,
     /// A binary min-heap on `(priority, seq)`, 0-based.
@@ -80,11 +82,31 @@ pub struct Gdsf {
 }
 
 impl Gdsf {
+    /// The record of held `id`.
+    #[inline]
+    fn find(&self, id: ObjId) -> Option<u32> {
+        self.index.get(id, |v| self.objs[v as usize].id)
+    }
+
+    /// Indexes `id` at record `i`, which already holds it.
+    #[inline]
+    fn index_at(&mut self, id: ObjId, i: u32) {
+        let objs = &self.objs;
+        self.index.insert(id, i, |v| objs[v as usize].id);
+    }
+
+    /// Takes `id` out of the index (its record must still hold it); returns its record.
+    #[inline]
+    fn unindex(&mut self, id: ObjId) -> Option<u32> {
+        let objs = &self.objs;
+        self.index.remove(id, |v| objs[v as usize].id)
+    }
+
     pub fn new(capacity: u64) -> Self {
         Self {
             capacity,
             used: 0,
-            map: id_map_with_capacity(1024),
+            index: SlotIndex::with_capacity(1024),
             objs: Vec::with_capacity(1024),
             free: Vec::new(),
             heap: Vec::with_capacity(1024),
@@ -100,7 +122,7 @@ impl Gdsf {
 
     /// The current priority of a held object (for tests and diagnostics).
     pub fn priority(&self, id: ObjId) -> Option<f64> {
-        let &o = self.map.get(&id)?;
+        let o = self.find(id)?;
         Some(f64::from_bits(
             self.heap[self.objs[o as usize].pos as usize].pri,
         ))
@@ -178,7 +200,7 @@ impl Gdsf {
     /// Frees object record `o`, already out of the heap, and of the map.
     fn release(&mut self, o: u32) -> Obj {
         let obj = self.objs[o as usize];
-        self.map.remove(&obj.id);
+        self.unindex(obj.id);
         self.free.push(o);
         self.used -= obj.size;
         obj
@@ -190,33 +212,17 @@ impl Gdsf {
         let slot = self.heap_remove(0);
         self.inflation = f64::from_bits(slot.pri);
         let Obj { id, size, .. } = self.release(slot.obj);
-        evicted.push(Evicted { id, size });
+        evicted.push(Evicted {
+            id,
+            size,
+            slot: slot.obj,
+        });
         id
     }
-}
 
-impl Policy for Gdsf {
-    fn name(&self) -> String {
-        "gdsf".to_string()
-    }
-    fn capacity(&self) -> u64 {
-        self.capacity
-    }
-    fn used(&self) -> u64 {
-        self.used
-    }
-    fn len(&self) -> usize {
-        self.map.len()
-    }
-    fn contains(&self, id: ObjId) -> bool {
-        self.map.contains_key(&id)
-    }
-
+    /// A hit on object record `o`: one more access, a new priority.
     #[inline]
-    fn touch(&mut self, req: &Request) -> bool {
-        let Some(&o) = self.map.get(&req.id) else {
-            return false;
-        };
+    fn hit(&mut self, o: u32) {
         let obj = &mut self.objs[o as usize];
         obj.freq += 1;
         let (freq, size, pos) = (obj.freq, obj.size, obj.pos as usize);
@@ -233,7 +239,42 @@ impl Policy for Gdsf {
         } else {
             self.sift_up(pos);
         }
+    }
+}
+
+impl Policy for Gdsf {
+    fn name(&self) -> String {
+        "gdsf".to_string()
+    }
+    fn capacity(&self) -> u64 {
+        self.capacity
+    }
+    fn used(&self) -> u64 {
+        self.used
+    }
+    fn len(&self) -> usize {
+        self.index.len()
+    }
+    fn contains(&self, id: ObjId) -> bool {
+        self.find(id).is_some()
+    }
+
+    fn slot(&self, id: ObjId) -> Option<u32> {
+        self.find(id)
+    }
+
+    #[inline]
+    fn touch(&mut self, req: &Request) -> bool {
+        let Some(o) = self.find(req.id) else {
+            return false;
+        };
+        self.hit(o);
         true
+    }
+
+    #[inline]
+    fn touch_slot(&mut self, _req: &Request, slot: u32) {
+        self.hit(slot);
     }
 
     fn admit(&mut self, req: &Request, evicted: &mut Vec<Evicted>) -> bool {
@@ -257,13 +298,13 @@ impl Policy for Gdsf {
                 o
             }
             None => {
-                self.objs.push(rec);
+                crate::list::push_compact(&mut self.objs, rec);
                 u32::try_from(self.objs.len() - 1).expect("more than 2^32 cached objects")
             }
         };
-        self.heap.push(Slot { pri, seq, obj: o });
+        crate::list::push_compact(&mut self.heap, Slot { pri, seq, obj: o });
         self.sift_up(self.heap.len() - 1);
-        self.map.insert(req.id, o);
+        self.index_at(req.id, o);
         self.used += req.size;
         let mut admitted = true;
         while self.used > self.capacity {
@@ -276,7 +317,7 @@ impl Policy for Gdsf {
 
     fn remove(&mut self, id: ObjId) -> Option<u64> {
         // Not an eviction: L is left as it is.
-        let &o = self.map.get(&id)?;
+        let o = self.find(id)?;
         self.heap_remove(self.objs[o as usize].pos as usize);
         Some(self.release(o).size)
     }

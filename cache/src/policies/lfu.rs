@@ -13,10 +13,11 @@
 //! or a new one linked right after the current one; the victim is the tail of the first
 //! bucket. Memory stays proportional to the objects held, however large frequencies grow.
 
+use crate::index::SlotIndex;
 use crate::list::{List, Slab, NIL};
 use crate::params::{ParamError, Params, PolicySpec};
 use crate::registry::PolicyInfo;
-use crate::{id_map_with_capacity, Evicted, IdMap, ObjId, Policy, Request};
+use crate::{Evicted, ObjId, Policy, Request};
 
 pub const INFO: PolicyInfo = PolicyInfo {
     name: "lfu",
@@ -51,7 +52,8 @@ struct Bucket {
 pub struct Lfu {
     capacity: u64,
     used: u64,
-    map: IdMap<u32>,
+    /// Id to slab slot (the id is the slot's node's).
+    index: SlotIndex,
     slab: Slab<Obj>,
     buckets: Vec<Bucket>,
     free_buckets: Vec<u32>,
@@ -60,11 +62,31 @@ pub struct Lfu {
 }
 
 impl Lfu {
+    /// The slab slot of held `id`.
+    #[inline]
+    fn find(&self, id: ObjId) -> Option<u32> {
+        self.index.get(id, |v| self.slab.get(v).id)
+    }
+
+    /// Indexes `id` at slab slot `i`, whose node already holds it.
+    #[inline]
+    fn index_at(&mut self, id: ObjId, i: u32) {
+        let slab = &self.slab;
+        self.index.insert(id, i, |v| slab.get(v).id);
+    }
+
+    /// Takes `id` out of the index (its node must still hold it); returns its slot.
+    #[inline]
+    fn unindex(&mut self, id: ObjId) -> Option<u32> {
+        let slab = &self.slab;
+        self.index.remove(id, |v| slab.get(v).id)
+    }
+
     pub fn new(capacity: u64) -> Self {
         Self {
             capacity,
             used: 0,
-            map: id_map_with_capacity(1024),
+            index: SlotIndex::with_capacity(1024),
             slab: Slab::with_capacity(1024),
             buckets: Vec::with_capacity(64),
             free_buckets: Vec::new(),
@@ -74,7 +96,7 @@ impl Lfu {
 
     /// The frequency of a held object (for tests and diagnostics).
     pub fn frequency(&self, id: ObjId) -> Option<u64> {
-        let &i = self.map.get(&id)?;
+        let i = self.find(id)?;
         Some(self.buckets[self.slab.get(i).bucket as usize].freq)
     }
 
@@ -141,10 +163,10 @@ impl Lfu {
             self.drop_bucket(b);
         }
         let Obj { id, size, .. } = *self.slab.get(i);
+        self.unindex(id);
         self.slab.free(i);
-        self.map.remove(&id);
         self.used -= size;
-        evicted.push(Evicted { id, size });
+        evicted.push(Evicted { id, size, slot: i });
     }
 
     /// One more access to held node `i`: moves it to the next frequency's bucket.
@@ -186,16 +208,24 @@ impl Policy for Lfu {
         self.used
     }
     fn len(&self) -> usize {
-        self.map.len()
+        self.index.len()
     }
     fn contains(&self, id: ObjId) -> bool {
-        self.map.contains_key(&id)
+        self.find(id).is_some()
+    }
+    fn slot(&self, id: ObjId) -> Option<u32> {
+        self.find(id)
+    }
+
+    #[inline]
+    fn touch_slot(&mut self, _req: &Request, slot: u32) {
+        self.bump(slot);
     }
 
     #[inline]
     fn touch(&mut self, req: &Request) -> bool {
-        match self.map.get(&req.id) {
-            Some(&i) => {
+        match self.find(req.id) {
+            Some(i) => {
                 self.bump(i);
                 true
             }
@@ -222,13 +252,13 @@ impl Policy for Lfu {
             bucket: b,
         });
         self.slab.push_head(&mut self.buckets[b as usize].objs, i);
-        self.map.insert(req.id, i);
+        self.index_at(req.id, i);
         self.used += req.size;
         true
     }
 
     fn remove(&mut self, id: ObjId) -> Option<u64> {
-        let i = self.map.remove(&id)?;
+        let i = self.unindex(id)?;
         self.unlink_obj(i);
         let size = self.slab.get(i).size;
         self.slab.free(i);

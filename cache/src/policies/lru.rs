@@ -1,9 +1,10 @@
 //! LRU: evict the least recently used object. Also the engine of FIFO (no promotion on hit).
 
+use crate::index::SlotIndex;
 use crate::list::{List, Slab};
 use crate::params::{ParamError, Params, PolicySpec};
 use crate::registry::PolicyInfo;
-use crate::{id_map_with_capacity, Evicted, IdMap, ObjId, Policy, Request};
+use crate::{Evicted, ObjId, Policy, Request};
 
 pub const INFO: PolicyInfo = PolicyInfo {
     name: "lru",
@@ -22,7 +23,8 @@ fn build(spec: &PolicySpec, capacity: u64) -> Result<Box<dyn Policy>, ParamError
 pub struct RecencyList<const PROMOTE: bool> {
     capacity: u64,
     used: u64,
-    map: IdMap<u32>,
+    /// Id to slot; the id is the slot's node's.
+    index: SlotIndex,
     slab: Slab<(ObjId, u64)>,
     list: List,
 }
@@ -34,7 +36,7 @@ impl<const PROMOTE: bool> RecencyList<PROMOTE> {
         Self {
             capacity,
             used: 0,
-            map: id_map_with_capacity(1024),
+            index: SlotIndex::with_capacity(1024),
             slab: Slab::with_capacity(1024),
             list: List::default(),
         }
@@ -46,10 +48,37 @@ impl<const PROMOTE: bool> RecencyList<PROMOTE> {
             .pop_tail(&mut self.list)
             .expect("used > 0 implies a held object");
         let (id, size) = *self.slab.get(t);
+        self.unindex(id);
         self.slab.free(t);
-        self.map.remove(&id);
         self.used -= size;
-        evicted.push(Evicted { id, size });
+        evicted.push(Evicted { id, size, slot: t });
+    }
+
+    /// The slab slot of held `id`.
+    #[inline]
+    fn find(&self, id: ObjId) -> Option<u32> {
+        self.index.get(id, |v| self.slab.get(v).0)
+    }
+
+    /// Indexes `id` at slab slot `i`, whose node already holds it.
+    #[inline]
+    fn index_at(&mut self, id: ObjId, i: u32) {
+        let slab = &self.slab;
+        self.index.insert(id, i, |v| slab.get(v).0);
+    }
+
+    /// Takes `id` out of the index (its node must still hold it); returns its slot.
+    #[inline]
+    fn unindex(&mut self, id: ObjId) -> Option<u32> {
+        let slab = &self.slab;
+        self.index.remove(id, |v| slab.get(v).0)
+    }
+
+    #[inline]
+    fn hit(&mut self, i: u32) {
+        if PROMOTE {
+            self.slab.move_to_head(&mut self.list, i);
+        }
     }
 }
 
@@ -64,23 +93,29 @@ impl<const PROMOTE: bool> Policy for RecencyList<PROMOTE> {
         self.used
     }
     fn len(&self) -> usize {
-        self.map.len()
+        self.index.len()
     }
     fn contains(&self, id: ObjId) -> bool {
-        self.map.contains_key(&id)
+        self.find(id).is_some()
+    }
+    fn slot(&self, id: ObjId) -> Option<u32> {
+        self.find(id)
     }
 
     #[inline]
     fn touch(&mut self, req: &Request) -> bool {
-        match self.map.get(&req.id) {
-            Some(&i) => {
-                if PROMOTE {
-                    self.slab.move_to_head(&mut self.list, i);
-                }
+        match self.find(req.id) {
+            Some(i) => {
+                self.hit(i);
                 true
             }
             None => false,
         }
+    }
+
+    #[inline]
+    fn touch_slot(&mut self, _req: &Request, slot: u32) {
+        self.hit(slot);
     }
 
     fn admit(&mut self, req: &Request, evicted: &mut Vec<Evicted>) -> bool {
@@ -92,13 +127,13 @@ impl<const PROMOTE: bool> Policy for RecencyList<PROMOTE> {
         }
         let i = self.slab.alloc((req.id, req.size));
         self.slab.push_head(&mut self.list, i);
-        self.map.insert(req.id, i);
+        self.index_at(req.id, i);
         self.used += req.size;
         true
     }
 
     fn remove(&mut self, id: ObjId) -> Option<u64> {
-        let i = self.map.remove(&id)?;
+        let i = self.unindex(id)?;
         self.slab.unlink(&mut self.list, i);
         let size = self.slab.get(i).1;
         self.slab.free(i);

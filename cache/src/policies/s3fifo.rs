@@ -35,16 +35,17 @@
 //! of the shared trace is that large (its largest is 68 KiB), so the golden figures are
 //! unaffected.
 //!
-//! Speed: one hash probe per hit. A single [`IdMap`] maps an id to either its slab slot or its
-//! ghost sequence number ([`Slot`]), so a miss learns whether it is a ghost hit from the same
-//! probe. The queues are slab-threaded lists; the ghost is a ring buffer ([`GhostFifo`]).
+//! Speed: one hash probe per hit. A single [`SlotIndex`] maps an id to either its slab slot or
+//! its ghost sequence number ([`Slot`]), so a miss learns whether it is a ghost hit from the
+//! same probe. The queues are slab-threaded lists; the ghost is a ring buffer ([`GhostFifo`]).
 
 use std::collections::VecDeque;
 
+use crate::index::SlotIndex;
 use crate::list::{List, Slab};
 use crate::params::{ParamError, Params, PolicySpec};
 use crate::registry::PolicyInfo;
-use crate::{id_map_with_capacity, Evicted, IdMap, ObjId, Policy, Request};
+use crate::{Evicted, ObjId, Policy, Request};
 
 pub const INFO: PolicyInfo = PolicyInfo {
     name: "s3fifo",
@@ -70,34 +71,37 @@ fn build(spec: &PolicySpec, capacity: u64) -> Result<Box<dyn Policy>, ParamError
     )))
 }
 
-/// What an [`IdMap`] says about an id: the slab slot of a held object, or the sequence number
-/// of its entry in a [`GhostFifo`]. Packed in one `u64` (bit 63 tags a ghost) so a map entry
-/// stays 16 bytes; shared with 2Q, whose A1out is the same kind of ghost.
+/// What a value of the owner's [`SlotIndex`] says about an id: the slab slot of a held
+/// object, or the sequence number (its low 31 bits) of the id's entry in a [`GhostFifo`].
+/// Bit 31 tags a ghost, so an index value stays 4 bytes; shared with 2Q, whose A1out is the
+/// same kind of ghost.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Slot(u64);
+pub(crate) struct Slot(pub(crate) u32);
 
 impl Slot {
-    const GHOST: u64 = 1 << 63;
+    const GHOST: u32 = 1 << 31;
 
+    /// A held object's slab slot (below 2^31).
     #[inline]
     pub(crate) fn held(i: u32) -> Self {
-        Slot(i as u64)
+        assert!(i < Self::GHOST, "more than 2^31 cached objects");
+        Slot(i)
     }
 
     #[inline]
     fn ghost(seq: u64) -> Self {
-        Slot(seq | Self::GHOST)
+        Slot(seq as u32 | Self::GHOST)
     }
 
     /// The slab slot, if the id is held.
     #[inline]
     pub(crate) fn as_held(self) -> Option<u32> {
-        (self.0 & Self::GHOST == 0).then_some(self.0 as u32)
+        (self.0 & Self::GHOST == 0).then_some(self.0)
     }
 
-    /// The ghost sequence number, if the id is only remembered.
+    /// The low 31 bits of the ghost entry's sequence number, if the id is only remembered.
     #[inline]
-    pub(crate) fn as_ghost(self) -> Option<u64> {
+    pub(crate) fn as_ghost(self) -> Option<u32> {
         (self.0 & Self::GHOST != 0).then_some(self.0 & !Self::GHOST)
     }
 }
@@ -112,14 +116,20 @@ struct GhostEntry {
 }
 
 /// A FIFO of ids with sizes, bounded by the sum of the sizes: libCacheSim's ghost (a FIFO
-/// cache whose objects have no payload). Its entries share the owner's [`IdMap`]: an id in the
-/// ghost maps to [`Slot`] with the entry's sequence number, and the entry sits at ring index
-/// `seq - base`. Removing an entry from the middle (a ghost hit) only marks it dead, so every
-/// operation is O(1) amortised and, once the ring has grown to its working size, allocates
-/// nothing.
+/// cache whose objects have no payload). Its entries share the owner's [`SlotIndex`]: an id in
+/// the ghost is indexed by [`Slot::ghost`] of the entry's sequence number, and the entry sits
+/// at ring index `seq - base` (computed modulo 2^31 from the index value's 31 bits; the ring
+/// never holds 2^31 entries). Removing an entry from the middle (a ghost hit) only marks it
+/// dead, so every operation is O(1) amortised and, once the ring has grown to its working
+/// size, allocates nothing.
 ///
-/// Invariant: an id maps to a ghost slot exactly when it has a live entry, and the slot's
-/// sequence number is that entry's.
+/// The index finds an id by comparing it with the id each candidate value stands for, so
+/// every method that touches the index is given `held_id`, the owner's resolution of a held
+/// slot to its id, and the ring entry of every ghost value in the index stays where the value
+/// says until the value is removed.
+///
+/// Invariant: an id is indexed as a ghost exactly when it has a live entry, and the value's
+/// sequence bits are that entry's.
 #[derive(Clone, Debug)]
 pub(crate) struct GhostFifo {
     cap: u64,
@@ -129,6 +139,9 @@ pub(crate) struct GhostFifo {
     base: u64,
     ring: VecDeque<GhostEntry>,
 }
+
+/// The low 31 bits of a sequence number.
+const SEQ_MASK: u32 = !Slot::GHOST;
 
 impl GhostFifo {
     pub(crate) fn new(cap: u64) -> Self {
@@ -151,33 +164,66 @@ impl GhostFifo {
         self.live
     }
 
-    /// Remembers `id`, whose map entry (if any) is about to be replaced: forgets the oldest ids
-    /// until `size` fits and points `map[id]` at the new entry. An id larger than the whole
-    /// ghost is not remembered (libCacheSim's `can_insert`) and its map entry is removed.
-    pub(crate) fn remember(&mut self, id: ObjId, size: u64, map: &mut IdMap<Slot>) {
+    /// The id an index value stands for: a ghost's from its ring entry, a held slot's by
+    /// `held_id`.
+    #[inline]
+    pub(crate) fn id_of(&self, v: u32, held_id: impl Fn(u32) -> ObjId) -> ObjId {
+        match Slot(v).as_ghost() {
+            None => held_id(v),
+            Some(seq) => self.ring[(seq.wrapping_sub(self.base as u32) & SEQ_MASK) as usize].id,
+        }
+    }
+
+    /// Remembers `id`, whose index value (a held slot, still resolved by `held_id`) is
+    /// replaced by the new entry's: forgets the oldest ids until `size` fits. An id larger
+    /// than the whole ghost is not remembered (libCacheSim's `can_insert`) and is taken out
+    /// of the index.
+    pub(crate) fn remember(
+        &mut self,
+        id: ObjId,
+        size: u64,
+        index: &mut SlotIndex,
+        held_id: impl Fn(u32) -> ObjId + Copy,
+    ) {
         if size > self.cap {
-            map.remove(&id);
+            index.remove(id, |v| self.id_of(v, held_id));
             return;
         }
         while self.used + size > self.cap {
-            self.forget_oldest(map);
+            self.forget_oldest(index, held_id);
         }
         let seq = self.base + self.ring.len() as u64;
+        if self.ring.len() == self.ring.capacity() {
+            // By a quarter, not doubling: see `list::push_compact`.
+            self.ring.reserve_exact((self.ring.len() / 4).max(16));
+        }
         self.ring.push_back(GhostEntry {
             id,
             size,
             live: true,
         });
+        assert!(self.ring.len() <= SEQ_MASK as usize, "ghost of 2^31 ids");
         self.used += size;
         self.live += 1;
-        map.insert(id, Slot::ghost(seq));
+        let v = Slot::ghost(seq).0;
+        if index.replace(id, v, |v| self.id_of(v, held_id)).is_none() {
+            index.insert(id, v, |v| self.id_of(v, held_id));
+        }
     }
 
-    /// Drops the live entry `seq` (a ghost hit). The caller owns the id's map entry and must
-    /// overwrite or remove it.
-    pub(crate) fn forget(&mut self, seq: u64, map: &mut IdMap<Slot>) {
-        let e = &mut self.ring[(seq - self.base) as usize];
-        debug_assert!(e.live, "ghost slot points at a dead entry");
+    /// Drops `id`'s live entry, sequence bits `seq` (a ghost hit), and takes `id` out of the
+    /// index.
+    pub(crate) fn forget(
+        &mut self,
+        id: ObjId,
+        seq: u32,
+        index: &mut SlotIndex,
+        held_id: impl Fn(u32) -> ObjId + Copy,
+    ) {
+        // Out of the index first, while its entry is where its value says.
+        index.remove(id, |v| self.id_of(v, held_id));
+        let e = &mut self.ring[(seq.wrapping_sub(self.base as u32) & SEQ_MASK) as usize];
+        debug_assert!(e.live && e.id == id, "ghost value points at another entry");
         e.live = false;
         self.used -= e.size;
         self.live -= 1;
@@ -188,52 +234,66 @@ impl GhostFifo {
         // Dead entries behind a live front stay until they reach the front; if hits keep the
         // ghost from ever filling, that could be forever, so compact when they dominate.
         if self.ring.len() > 2 * self.live + 64 {
-            self.compact(map);
+            self.compact(index, held_id);
         }
     }
 
-    fn forget_oldest(&mut self, map: &mut IdMap<Slot>) {
+    fn forget_oldest(&mut self, index: &mut SlotIndex, held_id: impl Fn(u32) -> ObjId + Copy) {
         loop {
-            let e = self
+            let e = *self
                 .ring
-                .pop_front()
+                .front()
                 .expect("ghost over its size implies a live entry");
+            if e.live {
+                index.remove(e.id, |v| self.id_of(v, held_id));
+            }
+            self.ring.pop_front();
             self.base += 1;
             if e.live {
                 self.used -= e.size;
                 self.live -= 1;
-                map.remove(&e.id);
                 return;
             }
         }
     }
 
-    /// Panics unless the ring, the counters and the map agree (the struct's invariant).
+    /// Panics unless the ring, the counters and the index agree (the struct's invariant).
     #[cfg(test)]
-    pub(crate) fn check(&self, map: &IdMap<Slot>) {
+    pub(crate) fn check(&self, index: &SlotIndex, held_id: impl Fn(u32) -> ObjId + Copy) {
         let mut live = 0;
         let mut used = 0;
         for (k, e) in self.ring.iter().enumerate() {
             if e.live {
-                assert_eq!(map.get(&e.id), Some(&Slot::ghost(self.base + k as u64)));
+                assert_eq!(
+                    index.get(e.id, |v| self.id_of(v, held_id)),
+                    Some(Slot::ghost(self.base + k as u64).0)
+                );
                 live += 1;
                 used += e.size;
             }
         }
         assert_eq!((live, used), (self.live, self.used));
         assert!(used <= self.cap);
-        let in_map = map.values().filter(|s| s.as_ghost().is_some()).count();
-        assert_eq!(in_map, live, "every ghost slot has its live entry");
+        let in_index = index
+            .values()
+            .filter(|&v| Slot(v).as_ghost().is_some())
+            .count();
+        assert_eq!(in_index, live, "every ghost value has its live entry");
     }
 
-    /// Drops dead entries and renumbers the live ones, keeping their order.
-    fn compact(&mut self, map: &mut IdMap<Slot>) {
+    /// Drops dead entries and renumbers the live ones, keeping their order: their values are
+    /// taken out of the index while the ring is as they say, then put back renumbered.
+    fn compact(&mut self, index: &mut SlotIndex, held_id: impl Fn(u32) -> ObjId + Copy) {
+        for e in self.ring.iter().filter(|e| e.live) {
+            index.remove(e.id, |v| self.id_of(v, held_id));
+        }
         let next = self.base + self.ring.len() as u64;
         self.ring.retain(|e| e.live);
         self.base = next - self.ring.len() as u64;
-        for (k, e) in self.ring.iter().enumerate() {
-            *map.get_mut(&e.id)
-                .expect("a live ghost entry has a map entry") = Slot::ghost(self.base + k as u64);
+        for k in 0..self.ring.len() {
+            let id = self.ring[k].id;
+            let v = Slot::ghost(self.base + k as u64).0;
+            index.insert(id, v, |v| self.id_of(v, held_id));
         }
     }
 }
@@ -258,7 +318,8 @@ pub struct S3Fifo {
     main_used: u64,
     /// Whether anything was ever evicted (libCacheSim's `has_evicted`).
     has_evicted: bool,
-    map: IdMap<Slot>,
+    /// Id to [`Slot`]: held objects and the ghost's ids.
+    index: SlotIndex,
     slab: Slab<Obj>,
     small: List,
     main: List,
@@ -287,7 +348,7 @@ impl S3Fifo {
             small_used: 0,
             main_used: 0,
             has_evicted: false,
-            map: id_map_with_capacity(1024),
+            index: SlotIndex::with_capacity(1024),
             slab: Slab::with_capacity(1024),
             small: List::default(),
             main: List::default(),
@@ -321,7 +382,33 @@ impl S3Fifo {
             .collect()
     }
 
-    /// Panics unless queues, counters, map and ghost agree.
+    /// What the index says about `id`.
+    #[inline]
+    fn lookup(&self, id: ObjId) -> Option<Slot> {
+        let slab = &self.slab;
+        self.index
+            .get(id, |v| self.ghost.id_of(v, |i| slab.get(i).id))
+            .map(Slot)
+    }
+
+    /// Indexes held `id` at slab slot `i`, whose node already holds it.
+    #[inline]
+    fn index_held(&mut self, id: ObjId, i: u32) {
+        let (slab, ghost) = (&self.slab, &self.ghost);
+        let v = Slot::held(i).0;
+        self.index
+            .insert(id, v, |v| ghost.id_of(v, |i| slab.get(i).id));
+    }
+
+    /// Takes held `id` (its node must still hold it) out of the index.
+    #[inline]
+    fn unindex(&mut self, id: ObjId) {
+        let (slab, ghost) = (&self.slab, &self.ghost);
+        self.index
+            .remove(id, |v| ghost.id_of(v, |i| slab.get(i).id));
+    }
+
+    /// Panics unless queues, counters, index and ghost agree.
     #[cfg(test)]
     fn check(&self) {
         for (list, in_main, used) in [
@@ -333,15 +420,20 @@ impl S3Fifo {
             while let Some(i) = cur {
                 let o = self.slab.get(i);
                 assert_eq!(o.in_main, in_main);
-                assert_eq!(self.map.get(&o.id), Some(&Slot::held(i)));
+                assert_eq!(self.lookup(o.id), Some(Slot::held(i)));
                 sum += o.size;
                 cur = self.slab.next_toward_tail(i);
             }
             assert_eq!(sum, used);
         }
-        let held = self.map.values().filter(|s| s.as_held().is_some()).count();
+        let held = self
+            .index
+            .values()
+            .filter(|&v| Slot(v).as_held().is_some())
+            .count();
         assert_eq!(held, self.len());
-        self.ghost.check(&self.map);
+        let slab = &self.slab;
+        self.ghost.check(&self.index, |i| slab.get(i).id);
     }
 
     fn queue_ids(&self, list: &List) -> Vec<(ObjId, u8)> {
@@ -361,18 +453,20 @@ impl S3Fifo {
         o.freq = o.freq.saturating_add(1);
     }
 
-    /// The miss path once the map was probed: `ghost` is the id's ghost sequence number if the
-    /// ghost remembers it.
+    /// The miss path once the index was probed: `ghost` is the id's ghost sequence bits if
+    /// the ghost remembers it.
     fn insert_missing(
         &mut self,
         req: &Request,
-        ghost: Option<u64>,
+        ghost: Option<u32>,
         evicted: &mut Vec<Evicted>,
     ) -> bool {
         let ghost_hit = match ghost {
             Some(seq) => {
                 // libCacheSim removes the ghost entry on lookup, before deciding anything.
-                self.ghost.forget(seq, &mut self.map);
+                let slab = &self.slab;
+                self.ghost
+                    .forget(req.id, seq, &mut self.index, |i| slab.get(i).id);
                 true
             }
             None => false,
@@ -383,9 +477,6 @@ impl S3Fifo {
             || req.size > self.capacity
             || (!ghost_hit && req.size >= self.small_cap);
         if refused {
-            if ghost_hit {
-                self.map.remove(&req.id);
-            }
             return false;
         }
         while self.small_used + self.main_used + req.size > self.capacity {
@@ -405,8 +496,7 @@ impl S3Fifo {
             self.slab.push_head(&mut self.small, i);
             self.small_used += req.size;
         }
-        // Overwrites a ghost hit's stale slot in place.
-        self.map.insert(req.id, Slot::held(i));
+        self.index_held(req.id, i);
         true
     }
 
@@ -436,9 +526,12 @@ impl S3Fifo {
                 self.slab.push_head(&mut self.main, t);
             } else {
                 let Obj { id, size, .. } = *o;
+                // The ghost entry replaces the id's held value, which the node still resolves.
+                let slab = &self.slab;
+                self.ghost
+                    .remember(id, size, &mut self.index, |i| slab.get(i).id);
                 self.slab.free(t);
-                self.ghost.remember(id, size, &mut self.map);
-                evicted.push(Evicted { id, size });
+                evicted.push(Evicted { id, size, slot: t });
                 return;
             }
         }
@@ -459,9 +552,9 @@ impl S3Fifo {
             } else {
                 let Obj { id, size, .. } = *o;
                 self.main_used -= size;
+                self.unindex(id);
                 self.slab.free(t);
-                self.map.remove(&id);
-                evicted.push(Evicted { id, size });
+                evicted.push(Evicted { id, size, slot: t });
                 return;
             }
         }
@@ -485,12 +578,20 @@ impl Policy for S3Fifo {
         self.small.len() + self.main.len()
     }
     fn contains(&self, id: ObjId) -> bool {
-        self.map.get(&id).is_some_and(|s| s.as_held().is_some())
+        self.lookup(id).is_some_and(|s| s.as_held().is_some())
+    }
+    fn slot(&self, id: ObjId) -> Option<u32> {
+        self.lookup(id).and_then(|s| s.as_held())
+    }
+
+    #[inline]
+    fn touch_slot(&mut self, _req: &Request, slot: u32) {
+        self.hit(slot);
     }
 
     #[inline]
     fn touch(&mut self, req: &Request) -> bool {
-        match self.map.get(&req.id).and_then(|s| s.as_held()) {
+        match self.lookup(req.id).and_then(|s| s.as_held()) {
             Some(i) => {
                 self.hit(i);
                 true
@@ -500,7 +601,7 @@ impl Policy for S3Fifo {
     }
 
     fn admit(&mut self, req: &Request, evicted: &mut Vec<Evicted>) -> bool {
-        let ghost = match self.map.get(&req.id) {
+        let ghost = match self.lookup(req.id) {
             Some(s) if s.as_held().is_some() => {
                 debug_assert!(false, "admit of held object {}", req.id);
                 return true;
@@ -512,8 +613,8 @@ impl Policy for S3Fifo {
     }
 
     fn remove(&mut self, id: ObjId) -> Option<u64> {
-        let i = self.map.get(&id)?.as_held()?;
-        self.map.remove(&id);
+        let i = self.lookup(id)?.as_held()?;
+        self.unindex(id);
         let o = *self.slab.get(i);
         if o.in_main {
             self.slab.unlink(&mut self.main, i);
@@ -528,8 +629,8 @@ impl Policy for S3Fifo {
 
     #[inline]
     fn access(&mut self, req: &Request, evicted: &mut Vec<Evicted>) -> bool {
-        let ghost = match self.map.get(&req.id) {
-            Some(&s) => match s.as_held() {
+        let ghost = match self.lookup(req.id) {
+            Some(s) => match s.as_held() {
                 Some(i) => {
                     self.hit(i);
                     return true;
@@ -717,39 +818,44 @@ mod tests {
 
     #[test]
     fn ghost_is_bounded_in_bytes_and_compacts() {
+        // No held objects here: nothing resolves a held slot.
+        let held = |_: u32| -> ObjId { unreachable!("no held objects") };
+        let get = |g: &GhostFifo, ix: &SlotIndex, id| ix.get(id, |v| g.id_of(v, held)).map(Slot);
         let mut g = GhostFifo::new(10);
-        let mut map: IdMap<Slot> = IdMap::default();
+        let mut ix = SlotIndex::with_capacity(4);
         for id in 1..=5 {
-            g.remember(id, 3, &mut map);
+            g.remember(id, 3, &mut ix, held);
         }
         // 10 bytes hold three ids of 3.
         assert_eq!((g.len(), g.used), (3, 9));
-        assert!(!map.contains_key(&1) && !map.contains_key(&2));
-        let seq = map[&4].as_ghost().unwrap();
-        g.forget(seq, &mut map);
-        map.remove(&4);
+        assert!(get(&g, &ix, 1).is_none() && get(&g, &ix, 2).is_none());
+        let seq = get(&g, &ix, 4).unwrap().as_ghost().unwrap();
+        g.forget(4, seq, &mut ix, held);
+        assert!(get(&g, &ix, 4).is_none());
         assert_eq!((g.len(), g.used), (2, 6));
-        g.remember(6, 4, &mut map); // fits: 10
+        g.remember(6, 4, &mut ix, held); // fits: 10
         assert_eq!(g.len(), 3);
-        g.remember(7, 11, &mut map); // larger than the ghost: not remembered
+        g.remember(7, 11, &mut ix, held); // larger than the ghost: not remembered
         assert_eq!(g.len(), 3);
-        g.remember(8, 1, &mut map); // forgets 3 (the dead 4 is skipped), keeps 5, 6
-        let mut live: Vec<_> = map.keys().copied().collect();
+        g.remember(8, 1, &mut ix, held); // forgets 3 (the dead 4 is skipped), keeps 5, 6
+        let mut live: Vec<_> = (0..10).filter(|&id| get(&g, &ix, id).is_some()).collect();
         live.sort();
         assert_eq!(live, vec![5, 6, 8]);
-        g.check(&map);
+        assert_eq!(ix.len(), 3);
+        g.check(&ix, held);
         // Forget from the middle repeatedly without the ghost ever filling: the ring stays
-        // small and the map keeps pointing at the right entries.
+        // small and the index keeps pointing at the right entries.
         let mut g = GhostFifo::new(1 << 40);
-        let mut map: IdMap<Slot> = IdMap::default();
-        g.remember(0, 1, &mut map);
+        let mut ix = SlotIndex::with_capacity(4);
+        g.remember(0, 1, &mut ix, held);
         for id in 1..10_000u64 {
-            g.remember(id, 1, &mut map);
-            let seq = map[&id].as_ghost().unwrap();
-            g.forget(seq, &mut map);
-            map.remove(&id);
+            g.remember(id, 1, &mut ix, held);
+            let seq = get(&g, &ix, id).unwrap().as_ghost().unwrap();
+            g.forget(id, seq, &mut ix, held);
+            assert!(get(&g, &ix, id).is_none());
         }
         assert!(g.ring.len() <= 2 * g.len() + 65, "{}", g.ring.len());
-        g.check(&map);
+        assert_eq!(get(&g, &ix, 0).map(|s| s.as_ghost().is_some()), Some(true));
+        g.check(&ix, held);
     }
 }

@@ -13,10 +13,11 @@
 //! Unlike CLOCK nothing moves on eviction either: objects stay where they were admitted and
 //! survivors stay behind the hand, which is what lets new objects be evicted quickly.
 
+use crate::index::SlotIndex;
 use crate::list::{List, Slab};
 use crate::params::{ParamError, Params, PolicySpec};
 use crate::registry::PolicyInfo;
-use crate::{id_map_with_capacity, Evicted, IdMap, ObjId, Policy, Request};
+use crate::{Evicted, ObjId, Policy, Request};
 
 pub const INFO: PolicyInfo = PolicyInfo {
     name: "sieve",
@@ -42,7 +43,8 @@ struct Entry {
 pub struct Sieve {
     capacity: u64,
     used: u64,
-    map: IdMap<u32>,
+    /// Id to slab slot (the id is the slot's node's).
+    index: SlotIndex,
     slab: Slab<Entry>,
     /// Head: most recently admitted. Tail: admitted longest ago.
     list: List,
@@ -51,11 +53,31 @@ pub struct Sieve {
 }
 
 impl Sieve {
+    /// The slab slot of held `id`.
+    #[inline]
+    fn find(&self, id: ObjId) -> Option<u32> {
+        self.index.get(id, |v| self.slab.get(v).id)
+    }
+
+    /// Indexes `id` at slab slot `i`, whose node already holds it.
+    #[inline]
+    fn index_at(&mut self, id: ObjId, i: u32) {
+        let slab = &self.slab;
+        self.index.insert(id, i, |v| slab.get(v).id);
+    }
+
+    /// Takes `id` out of the index (its node must still hold it); returns its slot.
+    #[inline]
+    fn unindex(&mut self, id: ObjId) -> Option<u32> {
+        let slab = &self.slab;
+        self.index.remove(id, |v| slab.get(v).id)
+    }
+
     pub fn new(capacity: u64) -> Self {
         Self {
             capacity,
             used: 0,
-            map: id_map_with_capacity(1024),
+            index: SlotIndex::with_capacity(1024),
             slab: Slab::with_capacity(1024),
             list: List::default(),
             hand: None,
@@ -78,10 +100,10 @@ impl Sieve {
         self.hand = self.slab.prev_toward_head(i);
         self.slab.unlink(&mut self.list, i);
         let Entry { id, size, .. } = *self.slab.get(i);
+        self.unindex(id);
         self.slab.free(i);
-        self.map.remove(&id);
         self.used -= size;
-        evicted.push(Evicted { id, size });
+        evicted.push(Evicted { id, size, slot: i });
     }
 }
 
@@ -96,16 +118,24 @@ impl Policy for Sieve {
         self.used
     }
     fn len(&self) -> usize {
-        self.map.len()
+        self.index.len()
     }
     fn contains(&self, id: ObjId) -> bool {
-        self.map.contains_key(&id)
+        self.find(id).is_some()
+    }
+    fn slot(&self, id: ObjId) -> Option<u32> {
+        self.find(id)
+    }
+
+    #[inline]
+    fn touch_slot(&mut self, _req: &Request, slot: u32) {
+        self.slab.get_mut(slot).visited = true;
     }
 
     #[inline]
     fn touch(&mut self, req: &Request) -> bool {
-        match self.map.get(&req.id) {
-            Some(&i) => {
+        match self.find(req.id) {
+            Some(i) => {
                 self.slab.get_mut(i).visited = true;
                 true
             }
@@ -126,13 +156,13 @@ impl Policy for Sieve {
             visited: false,
         });
         self.slab.push_head(&mut self.list, i);
-        self.map.insert(req.id, i);
+        self.index_at(req.id, i);
         self.used += req.size;
         true
     }
 
     fn remove(&mut self, id: ObjId) -> Option<u64> {
-        let i = self.map.remove(&id)?;
+        let i = self.unindex(id)?;
         if self.hand == Some(i) {
             self.hand = self.slab.prev_toward_head(i);
         }

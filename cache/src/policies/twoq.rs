@@ -28,14 +28,15 @@
 //! libCacheSim's test suite has no figures for 2Q, so there is no golden figure to match;
 //! `tests/golden_twoq.rs` checks the whole trace against a naive model and records figures.
 //!
-//! Speed: as S3-FIFO, one [`IdMap`] probe per hit, the map telling held ids and A1out's ids
-//! apart ([`Slot`]), slab-threaded lists for A1in and Am, a ring for A1out ([`GhostFifo`]).
+//! Speed: as S3-FIFO, one [`SlotIndex`] probe per hit, the index telling held ids and A1out's
+//! ids apart ([`Slot`]), slab-threaded lists for A1in and Am, a ring for A1out ([`GhostFifo`]).
 
 use super::s3fifo::{GhostFifo, Slot};
+use crate::index::SlotIndex;
 use crate::list::{List, Slab};
 use crate::params::{ParamError, Params, PolicySpec};
 use crate::registry::PolicyInfo;
-use crate::{id_map_with_capacity, Evicted, IdMap, ObjId, Policy, Request};
+use crate::{Evicted, ObjId, Policy, Request};
 
 pub const INFO: PolicyInfo = PolicyInfo {
     name: "twoq",
@@ -71,7 +72,8 @@ pub struct TwoQ {
     am_cap: u64,
     ain_used: u64,
     am_used: u64,
-    map: IdMap<Slot>,
+    /// Id to [`Slot`]: held objects and A1out's ids.
+    index: SlotIndex,
     slab: Slab<Obj>,
     ain: List,
     am: List,
@@ -95,7 +97,7 @@ impl TwoQ {
             am_cap: capacity - kin.min(capacity),
             ain_used: 0,
             am_used: 0,
-            map: id_map_with_capacity(1024),
+            index: SlotIndex::with_capacity(1024),
             slab: Slab::with_capacity(1024),
             ain: List::default(),
             am: List::default(),
@@ -118,7 +120,32 @@ impl TwoQ {
         self.queue_ids(&self.am)
     }
 
-    /// Panics unless queues, counters, map and A1out agree.
+    /// What the index says about `id`.
+    #[inline]
+    fn lookup(&self, id: ObjId) -> Option<Slot> {
+        let slab = &self.slab;
+        self.index
+            .get(id, |v| self.aout.id_of(v, |i| slab.get(i).id))
+            .map(Slot)
+    }
+
+    /// Indexes held `id` at slab slot `i`, whose node already holds it.
+    #[inline]
+    fn index_held(&mut self, id: ObjId, i: u32) {
+        let (slab, aout) = (&self.slab, &self.aout);
+        let v = Slot::held(i).0;
+        self.index
+            .insert(id, v, |v| aout.id_of(v, |i| slab.get(i).id));
+    }
+
+    /// Takes held `id` (its node must still hold it) out of the index.
+    #[inline]
+    fn unindex(&mut self, id: ObjId) {
+        let (slab, aout) = (&self.slab, &self.aout);
+        self.index.remove(id, |v| aout.id_of(v, |i| slab.get(i).id));
+    }
+
+    /// Panics unless queues, counters, index and A1out agree.
     #[cfg(test)]
     fn check(&self) {
         for (list, in_am, used) in [
@@ -130,16 +157,21 @@ impl TwoQ {
             while let Some(i) = cur {
                 let o = self.slab.get(i);
                 assert_eq!(o.in_am, in_am);
-                assert_eq!(self.map.get(&o.id), Some(&Slot::held(i)));
+                assert_eq!(self.lookup(o.id), Some(Slot::held(i)));
                 sum += o.size;
                 cur = self.slab.next_toward_tail(i);
             }
             assert_eq!(sum, used);
         }
         assert!(self.am_used <= self.am_cap);
-        let held = self.map.values().filter(|s| s.as_held().is_some()).count();
+        let held = self
+            .index
+            .values()
+            .filter(|&v| Slot(v).as_held().is_some())
+            .count();
         assert_eq!(held, self.len());
-        self.aout.check(&self.map);
+        let slab = &self.slab;
+        self.aout.check(&self.index, |i| slab.get(i).id);
     }
 
     fn queue_ids(&self, list: &List) -> Vec<ObjId> {
@@ -164,17 +196,19 @@ impl TwoQ {
         }
     }
 
-    /// The miss path once the map was probed: `ghost` is the id's A1out sequence number if
+    /// The miss path once the index was probed: `ghost` is the id's A1out sequence bits if
     /// A1out remembers it.
     fn insert_missing(
         &mut self,
         req: &Request,
-        ghost: Option<u64>,
+        ghost: Option<u32>,
         evicted: &mut Vec<Evicted>,
     ) -> bool {
         let returning = match ghost {
             Some(seq) => {
-                self.aout.forget(seq, &mut self.map);
+                let slab = &self.slab;
+                self.aout
+                    .forget(req.id, seq, &mut self.index, |i| slab.get(i).id);
                 true
             }
             None => false,
@@ -183,9 +217,6 @@ impl TwoQ {
             || req.size > self.capacity
             || (returning && req.size > self.am_cap);
         if refused {
-            if returning {
-                self.map.remove(&req.id);
-            }
             return false;
         }
         while self.ain_used + self.am_used + req.size > self.capacity {
@@ -206,7 +237,7 @@ impl TwoQ {
             self.slab.push_head(&mut self.ain, i);
             self.ain_used += req.size;
         }
-        self.map.insert(req.id, Slot::held(i));
+        self.index_held(req.id, i);
         true
     }
 
@@ -218,9 +249,12 @@ impl TwoQ {
                 .expect("no room implies a held object");
             let Obj { id, size, .. } = *self.slab.get(t);
             self.ain_used -= size;
+            // The A1out entry replaces the id's held value, which the node still resolves.
+            let slab = &self.slab;
+            self.aout
+                .remember(id, size, &mut self.index, |i| slab.get(i).id);
             self.slab.free(t);
-            self.aout.remember(id, size, &mut self.map);
-            evicted.push(Evicted { id, size });
+            evicted.push(Evicted { id, size, slot: t });
         } else {
             self.evict_am(evicted);
         }
@@ -233,9 +267,9 @@ impl TwoQ {
             .expect("Am over its bound implies an object");
         let Obj { id, size, .. } = *self.slab.get(t);
         self.am_used -= size;
+        self.unindex(id);
         self.slab.free(t);
-        self.map.remove(&id);
-        evicted.push(Evicted { id, size });
+        evicted.push(Evicted { id, size, slot: t });
     }
 }
 
@@ -253,12 +287,20 @@ impl Policy for TwoQ {
         self.ain.len() + self.am.len()
     }
     fn contains(&self, id: ObjId) -> bool {
-        self.map.get(&id).is_some_and(|s| s.as_held().is_some())
+        self.lookup(id).is_some_and(|s| s.as_held().is_some())
+    }
+    fn slot(&self, id: ObjId) -> Option<u32> {
+        self.lookup(id).and_then(|s| s.as_held())
+    }
+
+    #[inline]
+    fn touch_slot(&mut self, _req: &Request, slot: u32) {
+        self.hit(slot);
     }
 
     #[inline]
     fn touch(&mut self, req: &Request) -> bool {
-        match self.map.get(&req.id).and_then(|s| s.as_held()) {
+        match self.lookup(req.id).and_then(|s| s.as_held()) {
             Some(i) => {
                 self.hit(i);
                 true
@@ -268,7 +310,7 @@ impl Policy for TwoQ {
     }
 
     fn admit(&mut self, req: &Request, evicted: &mut Vec<Evicted>) -> bool {
-        let ghost = match self.map.get(&req.id) {
+        let ghost = match self.lookup(req.id) {
             Some(s) if s.as_held().is_some() => {
                 debug_assert!(false, "admit of held object {}", req.id);
                 return true;
@@ -280,8 +322,8 @@ impl Policy for TwoQ {
     }
 
     fn remove(&mut self, id: ObjId) -> Option<u64> {
-        let i = self.map.get(&id)?.as_held()?;
-        self.map.remove(&id);
+        let i = self.lookup(id)?.as_held()?;
+        self.unindex(id);
         let o = *self.slab.get(i);
         if o.in_am {
             self.slab.unlink(&mut self.am, i);
@@ -296,8 +338,8 @@ impl Policy for TwoQ {
 
     #[inline]
     fn access(&mut self, req: &Request, evicted: &mut Vec<Evicted>) -> bool {
-        let ghost = match self.map.get(&req.id) {
-            Some(&s) => match s.as_held() {
+        let ghost = match self.lookup(req.id) {
+            Some(s) => match s.as_held() {
                 Some(i) => {
                     self.hit(i);
                     return true;

@@ -69,10 +69,11 @@
 //!   the paper's: a Bloom filter that absorbs each object's first count until the next
 //!   aging, and adds one to the estimate of objects it holds.
 
+use crate::index::SlotIndex;
 use crate::list::{List, Slab};
 use crate::params::{ParamError, Params, PolicySpec};
 use crate::registry::PolicyInfo;
-use crate::{id_map_with_capacity, Evicted, IdMap, ObjId, Policy, Request};
+use crate::{Evicted, ObjId, Policy, Request};
 use xxhash_rust::xxh64::xxh64;
 
 pub const INFO: PolicyInfo = PolicyInfo {
@@ -96,17 +97,55 @@ fn build(spec: &PolicySpec, capacity: u64) -> Result<Box<dyn Policy>, ParamError
 /// Which list a node is on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Where {
-    Window,
-    Probation,
-    Protected,
+    Window = 0,
+    Probation = 1,
+    Protected = 2,
 }
 
+/// The bits of a node's size; its list takes the top two of the word.
+const SIZE_BITS: u32 = 62;
+/// The largest size a node records (4 EiB). Never reached: an admitted object fits
+/// probation, at most a fifth of a capacity that is at most 2^64 − 1.
+const MAX_NODE_SIZE: u64 = (1 << SIZE_BITS) - 1;
+
+/// A held object's record: with its list links, 32 bytes (40 with the list in a byte of its
+/// own).
 #[derive(Clone, Copy, Debug)]
 struct Node {
     /// The id and its sketch hashes, computed once at admission.
     key: Key,
-    size: u64,
-    at: Where,
+    /// The size in the low [`SIZE_BITS`] bits, the list ([`Where`]) above.
+    size_at: u64,
+}
+
+impl Node {
+    #[inline]
+    fn new(key: Key, size: u64, at: Where) -> Self {
+        debug_assert!(size <= MAX_NODE_SIZE);
+        Self {
+            key,
+            size_at: size | (at as u64) << SIZE_BITS,
+        }
+    }
+
+    #[inline]
+    fn size(&self) -> u64 {
+        self.size_at & MAX_NODE_SIZE
+    }
+
+    #[inline]
+    fn at(&self) -> Where {
+        match self.size_at >> SIZE_BITS {
+            0 => Where::Window,
+            1 => Where::Probation,
+            _ => Where::Protected,
+        }
+    }
+
+    #[inline]
+    fn set_at(&mut self, at: Where) {
+        self.size_at = self.size() | (at as u64) << SIZE_BITS;
+    }
 }
 
 /// libCacheSim's filter: `−ln(0.001) / ln(2)²` ≈ 14.38 counters per expected entry, for a
@@ -240,16 +279,23 @@ struct Bucket([u64; SLOTS]);
 /// adjacent cache lines, and doubling splits each bucket in two by the next bit without
 /// losing or merging anything. Two objects share a count only if their fingerprints are
 /// equal (about n² / 2⁴¹ pairs among n objects: 0.001 for 50,000). The table doubles when
-/// more than half its slots are taken or an object finds its bucket full (16-slot buckets
-/// make that rare below half full: 8-slot ones overflowed at a fifth). At its largest, an
-/// object that finds its bucket full replaces the bucket's least-counted object, which is
-/// forgotten. Aging halves every count and frees the slots that reach 0.
+/// more than half its slots are taken. An object that finds its bucket full before that goes
+/// to a small spill list, counted exactly all the same (16-slot buckets make that rare below
+/// half full, and the spill is searched only for an object whose bucket is full; doubling on
+/// a full bucket instead, as this table once did, kept it at about a fifth full). At its
+/// largest, an object that finds its bucket full replaces the bucket's least-counted object,
+/// which is forgotten. Aging halves every count and frees the slots that reach 0.
 struct Table {
     buckets: Vec<Bucket>,
     log2: u32,
     max_log2: u32,
-    /// Slots taken.
+    /// Bucket slots taken.
     used: usize,
+    /// `fingerprint << 24 | count` of objects whose bucket is full: they spilled from it while
+    /// the table was below its largest size. Every entry's bucket stays full (aging moves an
+    /// entry back into its bucket if a slot frees up there, doubling re-places every entry),
+    /// so only a lookup that finds its bucket full needs to search here.
+    spill: Vec<u64>,
 }
 
 impl Table {
@@ -259,6 +305,7 @@ impl Table {
             log2,
             max_log2: max_log2.max(log2),
             used: 0,
+            spill: Vec::new(),
         }
     }
 
@@ -270,11 +317,17 @@ impl Table {
 
     #[inline]
     fn estimate(&self, fp: u64) -> u32 {
-        self.buckets[self.bucket(fp)]
-            .0
-            .iter()
-            .find(|&&s| s != 0 && s >> COUNT_BITS == fp)
-            .map_or(0, |&s| (s & COUNT_MAX) as u32)
+        let slots = &self.buckets[self.bucket(fp)].0;
+        let found = slots.iter().find(|&&s| s != 0 && s >> COUNT_BITS == fp);
+        match found {
+            Some(&s) => (s & COUNT_MAX) as u32,
+            None if !self.spill.is_empty() && slots.iter().all(|&s| s != 0) => self
+                .spill
+                .iter()
+                .find(|&&s| s >> COUNT_BITS == fp)
+                .map_or(0, |&s| (s & COUNT_MAX) as u32),
+            None => 0,
+        }
     }
 
     #[inline]
@@ -295,34 +348,58 @@ impl Table {
         if let Some(j) = free {
             slots[j] = fp << COUNT_BITS | 1;
             self.used += 1;
-            if self.used * 2 > self.buckets.len() * SLOTS && self.log2 < self.max_log2 {
-                self.double();
+        } else if let Some(s) = self.spill.iter_mut().find(|s| **s >> COUNT_BITS == fp) {
+            if *s & COUNT_MAX < COUNT_MAX {
+                *s += 1;
             }
+            return;
         } else if self.log2 < self.max_log2 {
-            self.double();
-            self.add(fp);
+            self.spill.push(fp << COUNT_BITS | 1);
         } else {
             // Full at its largest: forget the least-counted object (the first of equals).
             let j = (0..SLOTS)
                 .min_by_key(|&j| slots[j] & COUNT_MAX)
                 .unwrap_or(0);
             slots[j] = fp << COUNT_BITS | 1;
+            return;
+        }
+        if (self.used + self.spill.len()) * 2 > self.buckets.len() * SLOTS
+            && self.log2 < self.max_log2
+        {
+            self.double();
+        }
+    }
+
+    /// Puts `s` in a free slot of its bucket if there is one (else gives it back).
+    fn place(&mut self, s: u64) -> Result<(), u64> {
+        let b = self.bucket(s >> COUNT_BITS);
+        match self.buckets[b].0.iter_mut().find(|x| **x == 0) {
+            Some(x) => {
+                *x = s;
+                self.used += 1;
+                Ok(())
+            }
+            None => Err(s),
         }
     }
 
     fn double(&mut self) {
         let log2 = self.log2 + 1;
-        let mut buckets = vec![Bucket([0; SLOTS]); 1 << log2];
-        for s in self.buckets.iter().flat_map(|b| b.0) {
+        let old = std::mem::replace(&mut self.buckets, vec![Bucket([0; SLOTS]); 1 << log2]);
+        self.log2 = log2;
+        self.used = 0;
+        for s in old.iter().flat_map(|b| b.0) {
             if s != 0 {
-                let to = ((s >> COUNT_BITS) >> (FP_BITS - log2)) as usize;
-                let free = buckets[to].0.iter_mut().find(|x| **x == 0);
                 // A new bucket takes part of one old bucket's slots, so it has room.
-                *free.expect("a split bucket has room") = s;
+                self.place(s).expect("a split bucket has room");
             }
         }
-        self.buckets = buckets;
-        self.log2 = log2;
+        let spill = std::mem::take(&mut self.spill);
+        for s in spill {
+            if let Err(s) = self.place(s) {
+                self.spill.push(s);
+            }
+        }
     }
 
     fn halve(&mut self) {
@@ -334,6 +411,17 @@ impl Table {
                     self.used -= 1;
                 } else {
                     *s = (*s & !COUNT_MAX) | count;
+                }
+            }
+        }
+        // Halve the spilled counts too, and move them back into their buckets where slots
+        // were freed, so every spilled object's bucket stays full.
+        let spill = std::mem::take(&mut self.spill);
+        for s in spill {
+            let count = (s & COUNT_MAX) >> 1;
+            if count > 0 {
+                if let Err(s) = self.place((s & !COUNT_MAX) | count) {
+                    self.spill.push(s);
                 }
             }
         }
@@ -413,7 +501,7 @@ impl Sketch {
     pub fn heap_bytes(&self) -> usize {
         let counts = match &self.counts {
             Counts::Filter(f) => f.counters.capacity() * 4,
-            Counts::Table(t) => t.buckets.capacity() * size_of::<Bucket>(),
+            Counts::Table(t) => t.buckets.capacity() * size_of::<Bucket>() + t.spill.capacity() * 8,
         };
         counts + self.door.capacity() * 8
     }
@@ -490,9 +578,11 @@ pub struct WTinyLfu {
     main_cap: u64,
     probation_cap: u64,
     protected_cap: u64,
-    /// The largest object admitted: `min(window_cap, probation_cap, capacity)`.
+    /// The largest object admitted: `min(window_cap, probation_cap, capacity)` (so below
+    /// [`MAX_NODE_SIZE`]).
     max_size: u64,
-    map: IdMap<u32>,
+    /// Id to slab slot (the id is the node's).
+    index: SlotIndex,
     slab: Slab<Node>,
     window: List,
     probation: List,
@@ -511,6 +601,26 @@ pub struct WTinyLfu {
 }
 
 impl WTinyLfu {
+    /// The record of held `id`.
+    #[inline]
+    fn find(&self, id: ObjId) -> Option<u32> {
+        self.index.get(id, |v| self.slab.get(v).key.id)
+    }
+
+    /// Indexes `id` at record `i`, which already holds it.
+    #[inline]
+    fn index_at(&mut self, id: ObjId, i: u32) {
+        let slab = &self.slab;
+        self.index.insert(id, i, |v| slab.get(v).key.id);
+    }
+
+    /// Takes `id` out of the index (its record must still hold it); returns its record.
+    #[inline]
+    fn unindex(&mut self, id: ObjId) -> Option<u32> {
+        let slab = &self.slab;
+        self.index.remove(id, |v| slab.get(v).key.id)
+    }
+
     /// A W-TinyLFU of `capacity` size units with a `window` fraction, aging after
     /// `sample × main capacity` main hits, with or without a doorkeeper.
     pub fn new(capacity: u64, window: f64, sample: u64, doorkeeper: bool) -> Self {
@@ -528,7 +638,7 @@ impl WTinyLfu {
             probation_cap,
             protected_cap,
             max_size: window_cap.min(probation_cap).min(capacity),
-            map: id_map_with_capacity(1024),
+            index: SlotIndex::with_capacity(1024),
             slab: Slab::with_capacity(1024),
             window: List::default(),
             probation: List::default(),
@@ -566,21 +676,21 @@ impl WTinyLfu {
     /// Unlinks node `i` from its list and takes its size off that list's total.
     fn detach(&mut self, i: u32) -> Node {
         let n = *self.slab.get(i);
-        let (list, bytes) = match n.at {
+        let (list, bytes) = match n.at() {
             Where::Window => (&mut self.window, &mut self.window_bytes),
             Where::Probation => (&mut self.probation, &mut self.probation_bytes),
             Where::Protected => (&mut self.protected, &mut self.protected_bytes),
         };
         self.slab.unlink(list, i);
-        *bytes -= n.size;
+        *bytes -= n.size();
         n
     }
 
     /// Links unlinked node `i` at the head of list `at`.
     fn attach(&mut self, i: u32, at: Where) {
         let n = self.slab.get_mut(i);
-        n.at = at;
-        let size = n.size;
+        n.set_at(at);
+        let size = n.size();
         let (list, bytes) = match at {
             Where::Window => (&mut self.window, &mut self.window_bytes),
             Where::Probation => (&mut self.probation, &mut self.probation_bytes),
@@ -593,11 +703,12 @@ impl WTinyLfu {
     /// Evicts node `i` (on any list) and reports it.
     fn evict_node(&mut self, i: u32, evicted: &mut Vec<Evicted>) {
         let n = self.detach(i);
-        self.map.remove(&n.key.id);
+        self.unindex(n.key.id);
         self.slab.free(i);
         evicted.push(Evicted {
             id: n.key.id,
-            size: n.size,
+            size: n.size(),
+            slot: i,
         });
     }
 
@@ -620,7 +731,7 @@ impl WTinyLfu {
     /// Moves detached node `i` into main: the lowest segment with room, else probation after
     /// evicting from main until it fits.
     fn insert_main(&mut self, i: u32, evicted: &mut Vec<Evicted>) {
-        let size = self.slab.get(i).size;
+        let size = self.slab.get(i).size();
         let at = if self.probation_bytes + size <= self.probation_cap {
             Where::Probation
         } else if self.protected_bytes + size <= self.protected_cap {
@@ -654,7 +765,7 @@ impl WTinyLfu {
                 return;
             };
             let cand = *self.slab.get(w);
-            if self.main_bytes() + cand.size <= self.main_cap {
+            if self.main_bytes() + cand.size() <= self.main_cap {
                 self.detach(w);
                 self.insert_main(w, evicted);
                 self.sketch.add_key(cand.key);
@@ -682,6 +793,31 @@ impl WTinyLfu {
             self.sketch.halve();
         }
     }
+
+    /// A hit on node `i`: window hits reorder the window only (not counted, as in
+    /// libCacheSim); main hits promote and are counted.
+    #[inline]
+    fn hit(&mut self, i: u32) {
+        match self.slab.get(i).at() {
+            Where::Window => {
+                self.slab.move_to_head(&mut self.window, i);
+                return; // window hits are not counted (libCacheSim)
+            }
+            Where::Protected => self.slab.move_to_head(&mut self.protected, i),
+            Where::Probation => {
+                self.detach(i);
+                self.attach(i, Where::Protected);
+                while self.protected_bytes > self.protected_cap {
+                    let t = self.protected.tail().expect("protected over its size");
+                    self.detach(t);
+                    self.attach(t, Where::Probation);
+                    self.settle_pending = true;
+                }
+                // Probation may now overflow; `access` or the next `admit` evicts it.
+            }
+        }
+        self.count_main_hit(self.slab.get(i).key);
+    }
 }
 
 impl Policy for WTinyLfu {
@@ -701,34 +837,25 @@ impl Policy for WTinyLfu {
         self.window.len() + self.probation.len() + self.protected.len()
     }
     fn contains(&self, id: ObjId) -> bool {
-        self.map.contains_key(&id)
+        self.find(id).is_some()
+    }
+
+    fn slot(&self, id: ObjId) -> Option<u32> {
+        self.find(id)
     }
 
     #[inline]
     fn touch(&mut self, req: &Request) -> bool {
-        let Some(&i) = self.map.get(&req.id) else {
+        let Some(i) = self.find(req.id) else {
             return false;
         };
-        match self.slab.get(i).at {
-            Where::Window => {
-                self.slab.move_to_head(&mut self.window, i);
-                return true; // window hits are not counted (libCacheSim)
-            }
-            Where::Protected => self.slab.move_to_head(&mut self.protected, i),
-            Where::Probation => {
-                self.detach(i);
-                self.attach(i, Where::Protected);
-                while self.protected_bytes > self.protected_cap {
-                    let t = self.protected.tail().expect("protected over its size");
-                    self.detach(t);
-                    self.attach(t, Where::Probation);
-                    self.settle_pending = true;
-                }
-                // Probation may now overflow; `access` or the next `admit` evicts it.
-            }
-        }
-        self.count_main_hit(self.slab.get(i).key);
+        self.hit(i);
         true
+    }
+
+    #[inline]
+    fn touch_slot(&mut self, _req: &Request, slot: u32) {
+        self.hit(slot);
     }
 
     fn admit(&mut self, req: &Request, evicted: &mut Vec<Evicted>) -> bool {
@@ -742,22 +869,18 @@ impl Policy for WTinyLfu {
             self.evict_one(evicted);
         }
         let key = Key::new(req.id);
-        let i = self.slab.alloc(Node {
-            key,
-            size: req.size,
-            at: Where::Window,
-        });
+        let i = self.slab.alloc(Node::new(key, req.size, Where::Window));
         self.attach(i, Where::Window);
-        self.map.insert(req.id, i);
+        self.index_at(req.id, i);
         self.sketch.add_key(key);
         true
     }
 
     fn remove(&mut self, id: ObjId) -> Option<u64> {
-        let i = self.map.remove(&id)?;
+        let i = self.unindex(id)?;
         let n = self.detach(i);
         self.slab.free(i);
-        Some(n.size)
+        Some(n.size())
     }
 
     /// As the default, but a hit that overflows probation evicts at once, as in libCacheSim.
@@ -1001,8 +1124,8 @@ mod tests {
             .collect();
         eprintln!("{bad:?} {}", s.heap_bytes());
         assert!((0..200_000u64).all(|k| s.estimate(k) == (k % 5 + 1) as u32));
-        // Grown to hold them at most half full, 4 MiB (or 8 if a bucket overflowed first).
-        assert!(s.heap_bytes() >= 4 << 20 && s.heap_bytes() <= 8 << 20);
+        // Grown to hold them at most half full: 4 MiB, and a few spilled objects.
+        assert!(s.heap_bytes() >= 4 << 20 && s.heap_bytes() < (4 << 20) + 4096);
         // Millions more distinct objects: it stops at 8 MiB and forgets some of them.
         for k in 1_000_000..4_000_000u64 {
             s.add(k);
@@ -1049,15 +1172,54 @@ mod tests {
             .iter()
             .enumerate()
             .all(|(n, &fp)| t.estimate(fp) == n as u32 + 1));
-        // With every fingerprint in one bucket, a full bucket doubles the table instead.
+        // With every fingerprint in one bucket, a full bucket spills: counts stay exact and the
+        // table doubles only when more than half its slots are taken (here: at the 9th
+        // object, at the 17th, the first to spill, and at the 33rd).
         let mut t = Table::new(0, 3);
-        let fps: Vec<u64> = (0..17u64).map(|k| k << 2).collect();
-        for &fp in &fps {
+        let fps: Vec<u64> = (0..34u64).map(|k| k << 2).collect();
+        for &fp in &fps[..17] {
             t.add(fp);
         }
-        assert_eq!(t.log2, 3, "doubled to its largest, then forgot one");
-        assert_eq!(t.used, 16);
-        assert_eq!(fps.iter().filter(|&&fp| t.estimate(fp) == 1).count(), 16);
+        assert_eq!((t.log2, t.used, t.spill.len()), (2, 16, 1));
+        for &fp in &fps[17..32] {
+            t.add(fp);
+            t.add(fp);
+        }
+        assert_eq!((t.log2, t.used, t.spill.len()), (2, 16, 16));
+        t.add(fps[32]);
+        assert_eq!(
+            (t.log2, t.used, t.spill.len()),
+            (3, 16, 17),
+            "at its largest"
+        );
+        assert!(fps[..17].iter().all(|&fp| t.estimate(fp) == 1));
+        assert!(fps[17..32].iter().all(|&fp| t.estimate(fp) == 2));
+        // At its largest, a newcomer to the full bucket replaces its least-counted object.
+        t.add(fps[33]);
+        assert_eq!((t.estimate(fps[0]), t.estimate(fps[33])), (0, 1));
+        assert_eq!((t.used, t.spill.len()), (16, 17));
+        // Aging halves spilled counts too, drops those reaching 0 and moves the others into
+        // slots freed in their bucket: every object counted once goes; the 15 counted twice
+        // (all spilled) move into the bucket.
+        t.halve();
+        assert_eq!((t.used, t.spill.len()), (15, 0));
+        assert!(fps[17..32].iter().all(|&fp| t.estimate(fp) == 1));
+        assert!(fps[..17].iter().all(|&fp| t.estimate(fp) == 0));
+    }
+
+    #[test]
+    fn a_node_packs_its_list_into_its_size() {
+        assert_eq!(size_of::<Node>(), 24);
+        for at in [Where::Window, Where::Probation, Where::Protected] {
+            let mut n = Node::new(Key::new(7), MAX_NODE_SIZE, at);
+            assert_eq!((n.size(), n.at()), (MAX_NODE_SIZE, at));
+            n.set_at(Where::Window);
+            assert_eq!((n.size(), n.at()), (MAX_NODE_SIZE, Where::Window));
+        }
+        // Probation is at most a fifth of any capacity, so it always bounds admitted sizes
+        // below that.
+        let c = WTinyLfu::new(u64::MAX, 0.001, 32, false);
+        assert!(c.max_size < MAX_NODE_SIZE);
     }
 
     #[test]
