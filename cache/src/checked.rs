@@ -169,6 +169,17 @@ impl Policy for Checked {
         );
         slot
     }
+    fn slot_where(&self, id: ObjId, is_id: &mut dyn FnMut(u32) -> bool) -> Option<u32> {
+        let slot = self.inner.slot_where(id, is_id);
+        if let Some(s) = slot {
+            assert!(
+                self.slots.contains_key(&s),
+                "{}: slot_where({id}) offered slot {s}, which no held object has",
+                self.inner.name()
+            );
+        }
+        slot
+    }
     fn touch_slot(&mut self, req: &Request, slot: u32) {
         assert_eq!(
             self.held.get(&req.id).map(|&(_, s)| s),

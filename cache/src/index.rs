@@ -58,6 +58,14 @@ impl SlotIndex {
         self.table.find(hash(id), |&v| id_of(v) == id).copied()
     }
 
+    /// The first value under `id`'s hash for which `is_id` says it stands for `id`: for a
+    /// caller that can tell from its own records, so the index's owner need not look at its
+    /// own. Candidates are the values whose 7 hash bits match (usually just the one sought).
+    #[inline]
+    pub fn get_where(&self, id: ObjId, mut is_id: impl FnMut(u32) -> bool) -> Option<u32> {
+        self.table.find(hash(id), |&v| is_id(v)).copied()
+    }
+
     /// Adds `value`, which stands for `id`; the index must hold no value for `id` yet.
     #[inline]
     pub fn insert(&mut self, id: ObjId, value: u32, id_of: impl Fn(u32) -> ObjId) {

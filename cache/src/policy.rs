@@ -100,6 +100,17 @@ pub trait Policy: Send {
     /// indexed by slot instead of a map of its own.
     fn slot(&self, id: ObjId) -> Option<u32>;
 
+    /// [`slot`](Policy::slot) for a caller that can tell from its own records which object a
+    /// slot holds: the policy offers the slots of held objects that may be `id` (those its
+    /// index files under `id`'s hash, usually just one) to `is_id` without looking at its own
+    /// records, and returns the first one `is_id` accepts. `is_id` must accept only `id`'s slot
+    /// (the edge store compares the key string of the entry it keeps at that slot), so the
+    /// answer is `slot(id)`'s, found without the memory access that checking the id costs
+    /// the policy. No side effects. The default asks `slot`.
+    fn slot_where(&self, id: ObjId, is_id: &mut dyn FnMut(u32) -> bool) -> Option<u32> {
+        self.slot(id).filter(|&s| is_id(s))
+    }
+
     /// The hit path. If `req.id` is held, records the access (recency, frequency, …) and
     /// returns `true`; the stored size is not changed even if `req.size` differs. If it is not
     /// held, returns `false`; a policy may still learn from the request (a frequency sketch

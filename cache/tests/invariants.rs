@@ -79,7 +79,10 @@ fn drive(spec: &PolicySpec, capacity: u64, ops: &[Op]) {
                     size,
                     next_access: next_access + id,
                 };
-                by_slot(&mut p, &req, &mut ev);
+                // Other operations change what is held: take the owners from the mirror.
+                let mut owners: Owners =
+                    p.held().map(|id| (p.slot(id).expect("held"), id)).collect();
+                by_slot(&mut p, &req, &mut ev, &mut owners);
             }
             Op::Remove { id } => {
                 p.remove(id);
@@ -98,10 +101,22 @@ fn drive(spec: &PolicySpec, capacity: u64, ops: &[Op]) {
     );
 }
 
-/// A request as the edge store makes it: the slot if held (no side effects), then the hit by
-/// slot; a miss goes to `touch` (which may learn from it) and then `admit`.
-fn by_slot(p: &mut dyn Policy, req: &Request, ev: &mut Vec<Evicted>) -> bool {
-    match p.slot(req.id) {
+/// Which object the caller keeps at each slot, as the edge store knows it from its entries.
+type Owners = std::collections::HashMap<u32, u64>;
+
+/// A request as the edge store makes it: the slot if held, found with `slot_where` and the
+/// caller's own knowledge of what each slot holds (`owners`), then the hit by slot; a miss
+/// goes to `touch` (which may learn from it) and then `admit`, whose evictions free their
+/// slots before the newcomer takes its own. Keeps `owners` up to date.
+fn by_slot(p: &mut dyn Policy, req: &Request, ev: &mut Vec<Evicted>, owners: &mut Owners) -> bool {
+    let found = p.slot_where(req.id, &mut |s| owners.get(&s) == Some(&req.id));
+    assert_eq!(
+        found,
+        p.slot(req.id),
+        "{}: slot_where and slot disagree",
+        p.name()
+    );
+    match found {
         Some(s) => {
             p.touch_slot(req, s);
             true
@@ -109,7 +124,22 @@ fn by_slot(p: &mut dyn Policy, req: &Request, ev: &mut Vec<Evicted>) -> bool {
         None => {
             let hit = p.touch(req);
             assert!(!hit, "{}: touch hit what slot() said is not held", p.name());
-            p.admit(req, ev);
+            let start = ev.len();
+            let admitted = p.admit(req, ev);
+            for e in &ev[start..] {
+                if owners.get(&e.slot) == Some(&e.id) {
+                    owners.remove(&e.slot);
+                }
+            }
+            if admitted {
+                let s = p.slot(req.id).expect("admitted, so held at a slot");
+                assert_eq!(
+                    owners.insert(s, req.id),
+                    None,
+                    "{}: slot {s} taken",
+                    p.name()
+                );
+            }
             false
         }
     }
@@ -121,6 +151,7 @@ fn same_by_slot(spec: &PolicySpec, capacity: u64, ops: &[Op]) {
     let mut a = build(spec, capacity).unwrap();
     let mut b = build(spec, capacity).unwrap();
     let (mut ea, mut eb) = (Vec::new(), Vec::new());
+    let mut owners = Owners::new();
     for (t, op) in ops.iter().enumerate() {
         match *op {
             Op::Access { id, size }
@@ -135,9 +166,15 @@ fn same_by_slot(spec: &PolicySpec, capacity: u64, ops: &[Op]) {
                 if !hit {
                     a.admit(&req, &mut ea);
                 }
-                assert_eq!(by_slot(b.as_mut(), &req, &mut eb), hit, "{}", a.name());
+                let b_hit = by_slot(b.as_mut(), &req, &mut eb, &mut owners);
+                assert_eq!(b_hit, hit, "{}", a.name());
             }
-            Op::Remove { id } => assert_eq!(a.remove(id), b.remove(id)),
+            Op::Remove { id } => {
+                if let Some(s) = b.slot(id) {
+                    owners.remove(&s);
+                }
+                assert_eq!(a.remove(id), b.remove(id));
+            }
             Op::Contains { id } => assert_eq!(a.slot(id), b.slot(id)),
         }
         assert_eq!(ea, eb, "{}: evictions differ after {op:?}", a.name());

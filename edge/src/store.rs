@@ -10,8 +10,9 @@
 //!   held and is the only index from hash to object (see [`Policy::slot`]);
 //! - a vector of [`Entry`] indexed by the policy's slot (by value: an entry is one
 //!   reference-counted buffer, see its layout): the payloads (policies own none). A lookup is
-//!   one probe of the policy's index, giving the slot, then the entry at that slot; a hit is
-//!   recorded by slot ([`Policy::touch_slot`]), without probing again;
+//!   one probe of the policy's index, whose candidate slots the store checks against the key
+//!   of the entry it keeps there ([`Policy::slot_where`]); a hit is recorded by slot
+//!   ([`Policy::touch_slot`]), without probing again;
 //! - a reused `Vec<Evicted>` that the policy's `admit` fills, from which the store frees the
 //!   evicted entries (at the slots the evictions report);
 //! - counters for [`StoreStats`].
@@ -411,28 +412,37 @@ impl Entry {
         Bytes::from_owner(self.buf.clone())
     }
 
-    /// Where the key, the path and the body are: the three leading varints, decoded.
+    /// The buffer and where the key, the path and the body are in it (its three leading
+    /// varints, decoded): one look at the buffer for what a lookup needs.
     #[inline]
-    fn spans(&self) -> Spans {
+    fn parts(&self) -> (&[u8], Spans) {
+        let buf: &[u8] = &self.buf;
         let mut pos = 0;
-        let key_len = read_varint(&self.buf, &mut pos);
-        let path_len = read_varint(&self.buf, &mut pos);
-        let meta_len = read_varint(&self.buf, &mut pos);
-        Spans {
+        let key_len = read_varint(buf, &mut pos);
+        let path_len = read_varint(buf, &mut pos);
+        let meta_len = read_varint(buf, &mut pos);
+        let spans = Spans {
             key: pos,
             path_end: pos + path_len,
             key_end: pos + key_len,
             body: pos + key_len + meta_len,
-        }
+        };
+        (buf, spans)
+    }
+
+    #[inline]
+    fn spans(&self) -> Spans {
+        self.parts().1
     }
 
     /// The meta block's six varints (status and flags, received_at, age, fresh_for, the two
     /// windows), and where the header records start.
     fn meta_fields(&self) -> ([u64; 6], usize) {
-        let mut pos = self.spans().key_end;
+        let (buf, s) = self.parts();
+        let mut pos = s.key_end;
         let mut out = [0; 6];
         for f in &mut out {
-            *f = read_varint_u64(&self.buf, &mut pos);
+            *f = read_varint_u64(buf, &mut pos);
         }
         (out, pos)
     }
@@ -444,14 +454,22 @@ impl Entry {
 
     #[inline]
     fn key_bytes(&self) -> &[u8] {
-        let s = self.spans();
-        &self.buf[s.key..s.key_end]
+        let (buf, s) = self.parts();
+        &buf[s.key..s.key_end]
     }
 
     #[inline]
     fn path_bytes(&self) -> &[u8] {
-        let s = self.spans();
-        &self.buf[s.key..s.path_end]
+        let (buf, s) = self.parts();
+        &buf[s.key..s.path_end]
+    }
+
+    /// If this entry's key is `key`, the size the policy is told ([`Entry::policy_size`]): what
+    /// a lookup needs, from one look at the buffer.
+    #[inline]
+    fn size_if_key(&self, key: &str) -> Option<u64> {
+        let (buf, s) = self.parts();
+        (&buf[s.key..s.key_end] == key.as_bytes()).then(|| ((buf.len() - s.body) as u64).max(1))
     }
 
     /// Whether this entry's key is `key` (no UTF-8 check: a byte comparison).
@@ -579,7 +597,8 @@ impl Entry {
     /// length.
     #[inline]
     pub fn charge(&self) -> u64 {
-        (self.buf.len() - self.headers_end()) as u64
+        let (buf, s) = self.parts();
+        (buf.len() - s.body) as u64
     }
 
     /// An estimate of the memory the entry costs beyond its body: its buffer's count, length,
@@ -695,16 +714,23 @@ impl Padded {
 }
 
 impl Shard {
-    /// The slot and entry held under `hash`, whatever its key. No side effects.
+    /// The slot, entry and policy size of `key`, if held. No side effects. The policy offers
+    /// the slots its index files under `hash` and the entry kept at each says whether it is
+    /// `key`'s ([`Policy::slot_where`]): a key match means a hash match, and the policy need
+    /// not read its own record of the object to check the id.
     #[inline]
-    fn find(&self, hash: ObjId) -> Option<(u32, &Entry)> {
-        let slot = self.policy.slot(hash)?;
-        let e = self.entries.get(slot as usize).and_then(Option::as_ref);
-        debug_assert!(
-            e.is_some(),
-            "the policy holds {hash}, the store has no entry"
-        );
-        Some((slot, e?))
+    fn find_key(&self, hash: ObjId, key: &str) -> Option<(u32, &Entry, u64)> {
+        let entries = &self.entries;
+        let mut size = 0;
+        let slot = self.policy.slot_where(hash, &mut |s| match entries
+            .get(s as usize)
+            .and_then(Option::as_ref)
+        {
+            Some(e) => e.size_if_key(key).map(|z| size = z).is_some(),
+            None => false,
+        })?;
+        let e = entries[slot as usize].as_ref()?;
+        Some((slot, e, size))
     }
 
     /// Takes `hash`'s entry out of the entries and the policy (not an eviction), whatever its
@@ -721,13 +747,9 @@ impl Shard {
 
     /// Takes `hash`'s entry out if its key is `key` (an invalidation).
     fn remove_key(&mut self, hash: ObjId, key: &str) -> Option<Entry> {
-        match self.find(hash) {
-            Some((_, e)) if e.has_key(key) => {
-                self.invalidations += 1;
-                self.take(hash)
-            }
-            _ => None,
-        }
+        self.find_key(hash, key)?;
+        self.invalidations += 1;
+        self.take(hash)
     }
 
     /// Puts `entry` at `slot`, growing the entries by a quarter (at least) if needed.
@@ -930,30 +952,28 @@ impl Store {
     }
 
     /// The hit path: the entry for `key` if held, recording the access with the policy
-    /// (`touch`). A hash match whose key string differs is a miss (a collision) and records
-    /// nothing. A plain miss is offered to the policy's `touch` too, which may learn from it
-    /// (frequency sketches) but admits nothing. One lock, one map probe, one reference-count
-    /// increment.
+    /// (`touch_slot`). A hash match whose key string differs is a miss (a collision) and
+    /// records nothing. A plain miss is offered to the policy's `touch` too, which may learn
+    /// from it (frequency sketches) but admits nothing. A hit is one lock, one probe of the
+    /// policy's index (checked against the entry's key, not the policy's record), one
+    /// reference-count increment and the policy's update of its record.
     #[inline]
     pub fn get(&self, hash: u64, key: &str) -> Option<Entry> {
         let mut guard = self.lock(hash);
         let shard = &mut *guard;
-        match shard.find(hash) {
-            Some((slot, e)) if e.has_key(key) => {
-                let e = e.clone();
-                // The slot was just found: no second probe of the policy's index.
-                shard
-                    .policy
-                    .touch_slot(&Request::new(hash, e.policy_size()), slot);
-                Some(e)
-            }
-            Some(_) => None,
-            None => {
-                // The size of a missing object is unknown; `touch` does not store it.
-                shard.policy.touch(&Request::new(hash, 0));
-                None
-            }
+        if let Some((slot, _, size)) = shard.find_key(hash, key) {
+            // The slot was just found: no second probe of the policy's index. The policy's
+            // update comes before the reference-count increment (a locked instruction, which
+            // waits for earlier loads), so the policy's record can be fetched while the
+            // entry's buffer still is.
+            shard.policy.touch_slot(&Request::new(hash, size), slot);
+            return shard.entries[slot as usize].clone();
         }
+        if shard.policy.slot(hash).is_none() {
+            // The size of a missing object is unknown; `touch` does not store it.
+            shard.policy.touch(&Request::new(hash, 0));
+        }
+        None
     }
 
     /// The entry for `key` if held, without recording an access (no side effects on the
@@ -961,10 +981,7 @@ impl Store {
     #[inline]
     pub fn peek(&self, hash: u64, key: &str) -> Option<Entry> {
         let guard = self.lock(hash);
-        match guard.find(hash) {
-            Some((_, e)) if e.has_key(key) => Some(e.clone()),
-            _ => None,
-        }
+        guard.find_key(hash, key).map(|(_, e, _)| e.clone())
     }
 
     /// Stores `entry` under `hash` (which must be `Store::hash_key(entry.key())`), replacing
@@ -1197,6 +1214,20 @@ mod shared {
         #[inline]
         fn span(&self) -> (usize, usize) {
             let base = self.ptr.as_ptr().cast::<u8>();
+            // SAFETY: `zeroed` wrote the varint right after the count; these reads stay
+            // within it (its last byte is below 0x80).
+            let (b0, b1) = unsafe { (base.add(COUNT_BYTES).read(), base.add(COUNT_BYTES + 1)) };
+            if b0 < 0x80 {
+                return (COUNT_BYTES + 1, b0.into());
+            }
+            // SAFETY: as above: b0 had its continuation bit, so the varint goes on.
+            let b1 = unsafe { b1.read() };
+            if b1 < 0x80 {
+                return (
+                    COUNT_BYTES + 2,
+                    usize::from(b0 & 0x7F) | usize::from(b1) << 7,
+                );
+            }
             let (mut len, mut shift, mut at) = (0usize, 0, COUNT_BYTES);
             loop {
                 // SAFETY: `zeroed` wrote the varint right after the count; these reads stay
@@ -1502,7 +1533,7 @@ mod tests {
         // an entry nobody reads.
         assert!(entry("/x", "/x", 1).is_unique());
         assert!(lock(s.slot(Store::hash_key("/c")))
-            .find(Store::hash_key("/c"))
+            .find_key(Store::hash_key("/c"), "/c")
             .unwrap()
             .1
             .is_unique());

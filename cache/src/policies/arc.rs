@@ -274,6 +274,11 @@ impl Policy for Arc {
         let i = self.find(id)?;
         matches!(self.slab.get(i).at, Where::T1 | Where::T2).then_some(i)
     }
+    fn slot_where(&self, id: ObjId, is_id: &mut dyn FnMut(u32) -> bool) -> Option<u32> {
+        // Ghost nodes have no payload the caller could recognise; checking a node's list
+        // costs the access `slot_where` saves, so ask `slot` (ARC is no edge default).
+        self.slot(id).filter(|&s| is_id(s))
+    }
 
     #[inline]
     fn touch(&mut self, req: &Request) -> bool {

@@ -149,6 +149,9 @@ impl Policy for Clock {
     fn slot(&self, id: ObjId) -> Option<u32> {
         self.find(id)
     }
+    fn slot_where(&self, id: ObjId, is_id: &mut dyn FnMut(u32) -> bool) -> Option<u32> {
+        self.index.get_where(id, is_id)
+    }
 
     #[inline]
     fn touch(&mut self, req: &Request) -> bool {

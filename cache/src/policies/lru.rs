@@ -101,6 +101,9 @@ impl<const PROMOTE: bool> Policy for RecencyList<PROMOTE> {
     fn slot(&self, id: ObjId) -> Option<u32> {
         self.find(id)
     }
+    fn slot_where(&self, id: ObjId, is_id: &mut dyn FnMut(u32) -> bool) -> Option<u32> {
+        self.index.get_where(id, is_id)
+    }
 
     #[inline]
     fn touch(&mut self, req: &Request) -> bool {

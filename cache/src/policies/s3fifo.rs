@@ -583,6 +583,11 @@ impl Policy for S3Fifo {
     fn slot(&self, id: ObjId) -> Option<u32> {
         self.lookup(id).and_then(|s| s.as_held())
     }
+    fn slot_where(&self, id: ObjId, is_id: &mut dyn FnMut(u32) -> bool) -> Option<u32> {
+        // A ghost's value is tagged: only held slots are offered.
+        self.index
+            .get_where(id, |v| Slot(v).as_held().is_some_and(&mut *is_id))
+    }
 
     #[inline]
     fn touch_slot(&mut self, _req: &Request, slot: u32) {
