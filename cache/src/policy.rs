@@ -61,12 +61,13 @@ pub struct Evicted {
 /// payloads stores them. The trace simulator holds none and drives a policy from a single
 /// thread through [`Policy::access`]. The edge store wraps a policy per shard behind a lock
 /// and keeps no index of its own: it keeps each payload at the held object's slot, finds it
-/// with [`slot`](Policy::slot) and records the hit with [`touch_slot`](Policy::touch_slot)
+/// with [`slot_where`](Policy::slot_where) (checking each candidate slot against the key of
+/// the payload it keeps there) and records the hit with [`touch_slot`](Policy::touch_slot)
 /// (one hash probe per hit, the policy's), and frees the payloads of the objects `admit`
 /// reports evicted. Methods are object-safe so both can hold a `Box<dyn Policy>`.
 ///
-/// Which calls change what: `name`, `capacity`, `used`, `len`, `is_empty`, `contains` and
-/// `slot` have no side effects. `touch` and `touch_slot` record an access but admit and evict
+/// Which calls change what: `name`, `capacity`, `used`, `len`, `is_empty`, `contains`, `slot`
+/// and `slot_where` have no side effects. `touch` and `touch_slot` record an access but admit and evict
 /// nothing. Only `admit` and `access` evict, and they report every object they evict. `remove`
 /// forgets one object without reporting it.
 pub trait Policy: Send {
@@ -118,7 +119,8 @@ pub trait Policy: Send {
     fn touch(&mut self, req: &Request) -> bool;
 
     /// [`touch`](Policy::touch) of an object the caller knows is held at `slot` (it asked
-    /// [`slot`](Policy::slot) since the last call that could have evicted or removed it):
+    /// [`slot`](Policy::slot) or [`slot_where`](Policy::slot_where) since the last call that
+    /// could have evicted or removed it):
     /// the same effect as `touch(req)` returning `true`, without probing the policy's index
     /// again. Calling it with any other slot is a caller bug; the policy may panic or
     /// record the access against whatever object holds that slot.
