@@ -3,17 +3,17 @@
 
 use std::sync::OnceLock;
 
-/// Clock ticks per second of `/proc`'s times (`getconf CLK_TCK`; 100 on Linux if unknown).
+/// Clock ticks per second of `/proc`'s times (`sysconf(_SC_CLK_TCK)`; 100 if unknown).
 fn ticks_per_second() -> f64 {
     static TICKS: OnceLock<f64> = OnceLock::new();
     *TICKS.get_or_init(|| {
-        std::process::Command::new("getconf")
-            .arg("CLK_TCK")
-            .output()
-            .ok()
-            .and_then(|o| String::from_utf8(o.stdout).ok())
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(100.0)
+        // SAFETY: sysconf reads a configuration value; no memory is touched.
+        let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+        if t > 0 {
+            t as f64
+        } else {
+            100.0
+        }
     })
 }
 

@@ -268,31 +268,27 @@ impl EdgeProcess {
         super::cpu::process_seconds(self.pid?)
     }
 
-    /// Stops the process: SIGTERM to its group (a `command` may have children), then SIGKILL
-    /// if it has not exited within 2 s.
+    /// Stops the process: SIGTERM to its process group (every PoP's proxy runs in its own,
+    /// and a `command` may have children), then SIGKILL if it has not exited within 2 s.
     pub async fn stop(mut self) {
-        if let Some(pid) = self.pid {
-            let target = if self.admin.is_none() {
-                format!("-{pid}")
-            } else {
-                pid.to_string()
-            };
-            let _ = std::process::Command::new("kill")
-                .args(["-TERM", "--", &target])
-                .stderr(Stdio::null())
-                .status();
-        }
+        signal_group(self.pid, libc::SIGTERM);
         if tokio::time::timeout(Duration::from_secs(2), self.child.wait())
             .await
             .is_err()
         {
-            if let (Some(pid), None) = (self.pid, self.admin) {
-                let _ = std::process::Command::new("kill")
-                    .args(["-KILL", "--", &format!("-{pid}")])
-                    .stderr(Stdio::null())
-                    .status();
-            }
+            signal_group(self.pid, libc::SIGKILL);
             let _ = self.child.kill().await;
+        }
+    }
+}
+
+/// Sends `signal` to the process group led by `pid` (a process started with
+/// `process_group(0)`); nothing if the process is gone.
+fn signal_group(pid: Option<u32>, signal: libc::c_int) {
+    if let Some(pid) = pid.and_then(|p| libc::pid_t::try_from(p).ok()) {
+        // SAFETY: kill(2) has no memory effects; a stale group id only yields ESRCH.
+        unsafe {
+            libc::kill(-pid, signal);
         }
     }
 }
