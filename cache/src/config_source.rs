@@ -284,6 +284,33 @@ impl<'de> Deserialize<'de> for RawSize {
     }
 }
 
+/// Parses a TOML text into a raw config type; errors name `file`, the line and the key.
+pub fn parse_toml<T: serde::de::DeserializeOwned>(
+    text: &str,
+    file: &str,
+) -> Result<T, ConfigError> {
+    toml::from_str(text).map_err(|e| Source::new(file, text).toml_error(&e))
+}
+
+/// Reads a raw config type from a parsed table (no spans survive a [`toml::Table`], so
+/// errors carry no line).
+pub fn from_toml_table<T: serde::de::DeserializeOwned>(
+    table: &toml::Table,
+    file: &str,
+) -> Result<T, ConfigError> {
+    let text = toml::to_string(table).map_err(|e| ConfigError {
+        file: file.to_string(),
+        line: None,
+        key: String::new(),
+        message: e.to_string(),
+    })?;
+    toml::from_str(&text).map_err(|e| {
+        let mut src = Source::new(file, &text);
+        src.has_lines = false;
+        src.toml_error(&e)
+    })
+}
+
 pub fn span_of<T>(v: &Option<Spanned<T>>) -> Option<Range<usize>> {
     v.as_ref().map(|s| s.span())
 }

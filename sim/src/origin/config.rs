@@ -126,22 +126,12 @@ pub struct RawFault {
 impl RawOriginConfig {
     /// Parses a TOML text; errors name `file`, the line and the key.
     pub fn parse(text: &str, file: &str) -> Result<RawOriginConfig, ConfigError> {
-        toml::from_str(text).map_err(|e| Source::new(file, text).toml_error(&e))
+        cache::config_source::parse_toml(text, file)
     }
 
     /// Reads a parsed table (no spans survive a [`toml::Table`], so errors carry no line).
     pub fn from_table(table: &toml::Table, file: &str) -> Result<RawOriginConfig, ConfigError> {
-        let text = toml::to_string(table).map_err(|e| ConfigError {
-            file: file.to_string(),
-            line: None,
-            key: String::new(),
-            message: e.to_string(),
-        })?;
-        toml::from_str(&text).map_err(|e| {
-            let mut src = Source::new(file, &text);
-            src.has_lines = false;
-            src.toml_error(&e)
-        })
+        cache::config_source::from_toml_table(table, file)
     }
 }
 
