@@ -244,7 +244,7 @@ async fn run_scenario(
     output::write_files(dir, &g, &summary)?;
     if args.export_trace {
         let path = dir.join("trace.oracleGeneral.bin");
-        output::write_trace(&path, scn, &g, &catalog)?;
+        output::write_trace(&path, &g, &catalog)?;
     }
     print_summary(&summary, dir);
     Ok(if interrupted {

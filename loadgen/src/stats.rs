@@ -126,16 +126,15 @@ impl Counters {
         self.stale_responses += o.stale as u64;
         self.bytes += o.body_bytes;
         match o.kind {
-            CacheKind::Hit => self.hits += 1,
+            CacheKind::Hit | CacheKind::Unknown => {}
             CacheKind::RefreshHit => self.refresh_hits += 1,
             CacheKind::StaleHit => self.stale_hits += 1,
             CacheKind::Miss => self.misses += 1,
             CacheKind::Pass => self.passes += 1,
             CacheKind::Error => self.edge_errors += 1,
-            CacheKind::Unknown => {}
         }
         if o.kind.is_hit() {
-            self.hits += (o.kind != CacheKind::Hit) as u64;
+            self.hits += 1;
             self.hit_bytes += o.body_bytes;
         }
     }

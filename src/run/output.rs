@@ -500,11 +500,9 @@ fn write_hlog(path: &Path, g: &Gathered<'_>) -> Result<()> {
 /// seconds since traffic began, id = xxh3-64 of the path, size = the object's size.
 pub fn write_trace(
     path: &Path,
-    scn: &Scenario,
     g: &Gathered<'_>,
     catalog: &[loadgen::CatalogClass],
 ) -> Result<u64> {
-    let _ = scn;
     let records: Vec<sim::trace::Record> = g
         .report
         .sequence
