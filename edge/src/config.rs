@@ -120,6 +120,8 @@ pub struct RawCache {
     pub max_object_size: Option<Spanned<RawSize>>,
     /// Added to the contract: independent store shards, default 16.
     pub shards: Option<Spanned<i64>>,
+    /// Added to the contract: send large hits by page reference (Linux), default true.
+    pub zero_copy: Option<Spanned<bool>>,
 }
 
 /// One `[[origin]]`.
@@ -207,6 +209,7 @@ impl RawConfig {
                 take(&mut c.capacity, o.capacity);
                 take(&mut c.max_object_size, o.max_object_size);
                 take(&mut c.shards, o.shards);
+                take(&mut c.zero_copy, o.zero_copy);
             }
             (c, o) => take(c, o),
         }
@@ -256,6 +259,9 @@ pub struct CacheConfig {
     pub max_object_size: u64,
     /// Independent store shards (each with its own policy); ≥ 1.
     pub shards: usize,
+    /// Whether viewer connections send slices of large entries by page reference instead of
+    /// copying them (Linux; elsewhere they are always copied). See `viewer_io`.
+    pub zero_copy: bool,
 }
 
 /// One `[[origin]]`.
@@ -822,6 +828,7 @@ fn validate_cache(src: &Source<'_>, raw: Option<&RawCache>) -> Result<CacheConfi
         capacity,
         max_object_size,
         shards,
+        zero_copy: raw.zero_copy.as_ref().is_none_or(|z| *z.get_ref()),
     })
 }
 
@@ -1086,11 +1093,12 @@ impl CacheConfig {
     /// The body of `[cache]`.
     pub fn to_toml(&self) -> String {
         format!(
-            "policy = {}\ncapacity = {}\nmax_object_size = {}\nshards = {}\n",
+            "policy = {}\ncapacity = {}\nmax_object_size = {}\nshards = {}\nzero_copy = {}\n",
             toml_str(&self.policy.to_string()),
             toml_str(&format_size(self.capacity)),
             toml_str(&format_size(self.max_object_size)),
-            self.shards
+            self.shards,
+            self.zero_copy
         )
     }
 }

@@ -9,6 +9,7 @@ pub mod admin;
 pub mod body;
 pub mod config;
 pub mod fill;
+pub mod mapped;
 pub mod metrics;
 pub mod origin;
 pub mod partial;
@@ -16,6 +17,7 @@ pub mod proxy;
 pub mod semantics;
 pub mod server;
 pub mod store;
+pub mod viewer_io;
 /// Duration and size parsing, shared with the simulated world (it lives in `cache`).
 pub use cache::units;
 

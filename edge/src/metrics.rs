@@ -50,6 +50,7 @@ pub struct Metrics {
     requests: [Counter; CacheResult::ALL.len()],
     ranges: [Counter; RangeOutcome::ALL.len()],
     bytes_sent: Counter,
+    sent_by_reference: Counter,
     origin_latency: Vec<Histogram>,
     origin_names: Vec<String>,
     /// (origin index, status) → counter, registered on first use.
@@ -89,6 +90,10 @@ impl Metrics {
         });
         let bytes_sent =
             recorder.register_counter(&Key::from_name("cdnlab_edge_sent_bytes_total"), &META);
+        let sent_by_reference = recorder.register_counter(
+            &Key::from_name("cdnlab_edge_sent_by_reference_bytes_total"),
+            &META,
+        );
         let origin_latency = origins
             .iter()
             .map(|o| {
@@ -107,6 +112,7 @@ impl Metrics {
             requests,
             ranges,
             bytes_sent,
+            sent_by_reference,
             origin_latency,
             origin_names: origins.to_vec(),
             origin_requests: Mutex::new(FxHashMap::default()),
@@ -129,6 +135,12 @@ impl Metrics {
     /// The bytes-sent counter, for bodies that count as they stream.
     pub fn sent_counter(&self) -> metrics::Counter {
         self.bytes_sent.clone()
+    }
+
+    /// The counter of body bytes a viewer connection sent by page reference instead of
+    /// copying them (a part of the bytes sent; see `viewer_io`).
+    pub fn sent_by_reference_counter(&self) -> metrics::Counter {
+        self.sent_by_reference.clone()
     }
 
     /// One origin response (or failure, status 0) after `latency` to its head.

@@ -5,10 +5,11 @@ use crate::admin;
 use crate::body::Body;
 use crate::config::Config;
 use crate::proxy::Edge;
+use crate::viewer_io::viewer_io;
 use http::Request;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -134,12 +135,17 @@ async fn accept_loop<F, Fut>(
         };
         let _ = stream.set_nodelay(true);
         let builder = builder.clone();
+        let by_reference = edge
+            .cfg
+            .cache
+            .zero_copy
+            .then(|| edge.metrics.sent_by_reference_counter());
         let handler = handler.clone();
         tokio::spawn(async move {
             let svc = service_fn(handler);
             // A broken or hostile connection ends here and affects no other.
             let _ = builder
-                .serve_connection_with_upgrades(TokioIo::new(stream), svc)
+                .serve_connection_with_upgrades(viewer_io(stream, by_reference), svc)
                 .await;
             drop(permit);
         });

@@ -374,35 +374,33 @@ impl Entry {
         let body_len: usize = body.iter().map(|c| c.as_ref().len()).sum();
         let len = body_start + body_len;
         // One allocation of exactly `len` bytes, zeroed, then filled in place.
-        let mut buf = SharedBuf::zeroed(len);
-        let mut v = Cursor {
-            buf: buf.get_mut().expect("not shared yet"),
-            len: 0,
-        };
-        v.varint(key.len());
-        v.varint(path.len());
-        v.varint(meta_len);
-        v.extend_from_slice(key.as_bytes());
-        for t in times {
-            v.varint_u64(t);
-        }
-        for (n, val) in headers {
-            match standard_code(n) {
-                Some(code) => v.push(code),
-                None => {
-                    v.push(0);
-                    v.varint(n.as_str().len());
-                    v.extend_from_slice(n.as_str().as_bytes());
-                }
+        let buf = SharedBuf::build(len, |buf| {
+            let mut v = Cursor { buf, len: 0 };
+            v.varint(key.len());
+            v.varint(path.len());
+            v.varint(meta_len);
+            v.extend_from_slice(key.as_bytes());
+            for t in times {
+                v.varint_u64(t);
             }
-            v.varint(val.len());
-            v.extend_from_slice(val.as_bytes());
-        }
-        debug_assert_eq!(v.len(), body_start);
-        for c in body {
-            v.extend_from_slice(c.as_ref());
-        }
-        debug_assert_eq!(v.len(), len);
+            for (n, val) in headers {
+                match standard_code(n) {
+                    Some(code) => v.push(code),
+                    None => {
+                        v.push(0);
+                        v.varint(n.as_str().len());
+                        v.extend_from_slice(n.as_str().as_bytes());
+                    }
+                }
+                v.varint(val.len());
+                v.extend_from_slice(val.as_bytes());
+            }
+            debug_assert_eq!(v.len(), body_start);
+            for c in body {
+                v.extend_from_slice(c.as_ref());
+            }
+            debug_assert_eq!(v.len(), len);
+        });
         Ok(Entry { buf })
     }
 
@@ -1131,9 +1129,14 @@ fn prev_power_of_two(n: usize) -> usize {
 ///
 /// Counting is `Arc`'s: a clone increments with `Relaxed` ordering, a drop decrements with
 /// `Release` and the last one frees after an `Acquire` fence, so every access through another
-/// handle happens before the free. The bytes are written only through
-/// [`get_mut`](SharedBuf::get_mut), which needs the only handle.
+/// handle happens before the free. The bytes are written only in
+/// [`build`](SharedBuf::build), before a second handle exists, or through
+/// [`get_mut`](SharedBuf::get_mut), which needs the only handle and refuses large buffers:
+/// those live in mappings of their own that the viewer connection sends by page reference
+/// ([`crate::mapped`]), and the kernel may still read those pages after the last handle to
+/// them is gone.
 mod shared {
+    use crate::mapped::{self, MIN_MAPPED};
     use std::alloc::{self, Layout};
     use std::ops::Deref;
     use std::ptr::NonNull;
@@ -1179,11 +1182,21 @@ mod shared {
     }
 
     impl SharedBuf {
-        /// A buffer of `len` zero bytes, not shared yet.
+        /// A buffer of `len` zero bytes, not shared yet. From [`MIN_MAPPED`] bytes on, it is a
+        /// mapping of its own (see [`crate::mapped`]) and [`get_mut`](Self::get_mut) never
+        /// gives its bytes: write them in [`build`](Self::build).
         pub fn zeroed(len: usize) -> SharedBuf {
             let layout = layout(len);
-            // SAFETY: the layout's size is not zero (it holds the count).
-            let raw = unsafe { alloc::alloc_zeroed(layout) };
+            let mapped = if layout.size() >= MIN_MAPPED {
+                mapped::alloc_zeroed(layout.size())
+            } else {
+                None
+            };
+            let raw = match mapped {
+                Some(p) => p.as_ptr(),
+                // SAFETY: the layout's size is not zero (it holds the count).
+                None => unsafe { alloc::alloc_zeroed(layout) },
+            };
             let Some(ptr) = NonNull::new(raw) else {
                 alloc::handle_alloc_error(layout)
             };
@@ -1242,22 +1255,45 @@ mod shared {
             }
         }
 
-        /// The bytes, writable, if this is the only handle.
+        /// A buffer of `len` bytes that `fill` writes (they start zeroed) before any other
+        /// handle exists: the one way to write a large buffer.
+        pub fn build(len: usize, fill: impl FnOnce(&mut [u8])) -> SharedBuf {
+            let mut b = SharedBuf::zeroed(len);
+            // SAFETY: `b` was just made, so it is the only handle, and nothing has read its
+            // bytes yet (the kernel included: only shared buffers are sent).
+            fill(unsafe { b.data_mut() });
+            b
+        }
+
+        /// The bytes, writable, if this is the only handle and the buffer is below
+        /// [`MIN_MAPPED`]. A large buffer's pages may still be held by the kernel for a send
+        /// made while it was shared (see [`crate::mapped`]), so it is never written again.
+        #[cfg(test)]
         pub fn get_mut(&mut self) -> Option<&mut [u8]> {
-            if !self.is_unique() {
+            if !self.is_unique() || layout(self.len()).size() >= MIN_MAPPED {
                 return None;
             }
+            // SAFETY: this is the only handle and the buffer was never sent by reference.
+            Some(unsafe { self.data_mut() })
+        }
+
+        /// # Safety
+        /// No other handle may exist, and no one else may read the bytes while the borrow lasts.
+        unsafe fn data_mut(&mut self) -> &mut [u8] {
             let (at, len) = self.span();
             // SAFETY: the `len` bytes at `at` are initialised (zeroed) and within the
-            // allocation; no other handle exists to read them while this borrow lasts.
-            Some(unsafe {
-                std::slice::from_raw_parts_mut(self.ptr.as_ptr().cast::<u8>().add(at), len)
-            })
+            // allocation; the caller guarantees the exclusivity.
+            unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr().cast::<u8>().add(at), len) }
         }
 
         /// The bytes of the allocation: count, length, data and padding.
         pub fn heap_size(&self) -> usize {
-            layout(self.len()).size()
+            let size = layout(self.len()).size();
+            if size >= MIN_MAPPED {
+                mapped::mapped_len(size)
+            } else {
+                size
+            }
         }
 
         /// Whether this is the only handle to the buffer.
@@ -1301,8 +1337,13 @@ mod shared {
             }
             fence(Ordering::Acquire);
             let layout = layout(self.span().1);
-            // SAFETY: this was the last handle; `layout` is the one `zeroed` allocated with.
-            unsafe { alloc::dealloc(self.ptr.as_ptr().cast(), layout) }
+            let raw = self.ptr.as_ptr().cast::<u8>();
+            // SAFETY: this was the last handle: no reference into the buffer remains.
+            if layout.size() >= MIN_MAPPED && unsafe { mapped::free(raw) } {
+                return;
+            }
+            // SAFETY: as above; `layout` is the one `zeroed` allocated with from the heap.
+            unsafe { alloc::dealloc(raw, layout) }
         }
     }
 
@@ -1312,15 +1353,32 @@ mod shared {
 
         #[test]
         fn lengths_counts_and_sharing() {
-            for len in [0, 1, 127, 128, 16_383, 16_384, 1 << 21, (1 << 21) + 3] {
-                let mut b = SharedBuf::zeroed(len);
+            let large = |len: usize| layout(len).size() >= MIN_MAPPED;
+            for len in [
+                0,
+                1,
+                127,
+                128,
+                16_383,
+                16_384,
+                65_000,
+                1 << 21,
+                (1 << 21) + 3,
+            ] {
+                assert!(SharedBuf::zeroed(len).iter().all(|&x| x == 0));
+                let mut b = SharedBuf::build(len, |data| {
+                    assert_eq!(data.len(), len);
+                    assert!(data.iter().all(|&x| x == 0));
+                    if len > 0 {
+                        data[0] = 1;
+                        data[len - 1] = 2;
+                    }
+                });
                 assert_eq!(b.len(), len);
-                assert!(b.iter().all(|&x| x == 0));
-                let data = b.get_mut().unwrap();
-                if len > 0 {
-                    data[0] = 1;
-                    data[len - 1] = 2;
-                }
+                // A large buffer lives in a registered mapping and is never written again.
+                assert_eq!(b.get_mut().is_none(), large(len));
+                #[cfg(all(target_os = "linux", not(miri)))]
+                assert_eq!(mapped::contains(&b), large(len) && len > 0);
                 let c = b.clone();
                 assert!(!b.is_unique() && b.get_mut().is_none());
                 assert_eq!(c.len(), len);
@@ -1330,7 +1388,7 @@ mod shared {
                 assert_eq!(c.as_ptr(), b.as_ptr());
                 drop(c);
                 assert!(b.is_unique());
-                assert!(b.get_mut().is_some());
+                assert_eq!(b.get_mut().is_some(), !large(len));
             }
             // 4-byte count, a 1-byte length, 5 bytes: 10, padded to 12.
             assert_eq!(layout(5).size(), 12);

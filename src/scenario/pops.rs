@@ -218,6 +218,7 @@ fn pop_sets(pop: &RawPop, key: &str) -> bool {
             "capacity" => set(&c.capacity),
             "max_object_size" => set(&c.max_object_size),
             "shards" => set(&c.shards),
+            "zero_copy" => set(&c.zero_copy),
             _ => false,
         };
     }
