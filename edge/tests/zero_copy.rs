@@ -107,6 +107,33 @@ async fn large_hits_arrive_whole_and_small_ones_are_copied() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_ranges_at_any_offset_go_by_reference() {
+    const SIZE: usize = 500 * 1024; // two pipefuls
+    let origin = versioned_origin(SIZE).await;
+    let edge = edge(&origin, &config("64MiB")).await;
+    let whole = pattern(1001, SIZE);
+    assert_eq!(get(edge.listen, "/v/1").await.body, whole);
+    let before = sent_by_reference(edge.admin).await;
+    let mut expected = 0;
+    for (a, b) in [
+        (0, SIZE - 2),
+        (1, 70_000),
+        (4095, 4096 + 300_000),
+        (12_345, SIZE - 1),
+    ] {
+        let range = format!("bytes={a}-{b}");
+        let part = send(edge.listen, "GET", "/v/1", &[("range", &range)], "").await;
+        assert_eq!(part.status, 206, "{range}");
+        assert!(part.body == whole.slice(a..=b), "{range}: wrong bytes");
+        expected += (b + 1 - a) as u64;
+    }
+    #[cfg(target_os = "linux")]
+    assert_eq!(sent_by_reference(edge.admin).await - before, expected);
+    #[cfg(not(target_os = "linux"))]
+    let _ = (before, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zero_copy_off_copies_everything() {
     let origin = versioned_origin(300 * 1024).await;
     let off = config("64MiB").replace("[cache]\n", "[cache]\nzero_copy = false\n");
