@@ -4,7 +4,6 @@
 
 mod support;
 
-use bytes::Bytes;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -12,20 +11,6 @@ use std::time::Duration;
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
-
-/// `n` bytes determined by `seed`, no two seeds alike at any offset that matters here.
-fn pattern(seed: u64, n: usize) -> Bytes {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect::<Vec<u8>>()
-        .into()
-}
 
 /// An origin whose `/v/<k>` is a new version at every fetch: `<size>` bytes of
 /// `pattern(k * 1000 + version)`, the version in `x-version`.

@@ -226,3 +226,18 @@ pub async fn send(
 pub async fn get(addr: SocketAddr, path: &str) -> Got {
     send(addr, "GET", path, &[], "").await
 }
+
+/// `n` bytes determined by `seed`, in which no short run repeats at a small offset (so a slice
+/// taken at the wrong offset never compares equal) and no two seeds agree.
+pub fn pattern(seed: u64, n: usize) -> Bytes {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect::<Vec<u8>>()
+        .into()
+}
