@@ -321,3 +321,40 @@ fn the_edge_and_the_simulator_agree_on_hits() {
         );
     }
 }
+
+#[test]
+fn a_pop_command_serves_in_the_edges_place_and_is_stopped() {
+    // The PoP's proxy is `cdnlab link` (a plain relay, no cache) started through the
+    // placeholders; it records its pid so the test can see it is gone after the run.
+    let exe = env!("CARGO_BIN_EXE_cdnlab");
+    let command = format!(
+        "echo $$ > {{dir}}/{{name}}.pid; exec '{exe}' link --listen {{listen}} --upstream {{origin}} --rtt 0ms"
+    );
+    let text = scenario(
+        "command",
+        "duration = \"2s\"",
+        "[[origin.class]]\nprefix = \"/s/\"\nobjects = 10\nsize = \"3KiB\"\ncache_control = \"public, max-age=3600\"",
+        "cache = { policy = \"lru\", capacity = \"1MiB\" }",
+        "",
+        "rate = 50\nmix = [{ class = \"/s/\", share = 1.0, popularity = \"uniform\" }]",
+    )
+    .replace(
+        "name = \"iad\"\nsite = \"us-east\"\n",
+        &format!("name = \"iad\"\nsite = \"us-east\"\ncommand = {:?}\n", command),
+    );
+    let r = run(&text, &[]);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let s = r.summary();
+    assert_clean(&s);
+    assert_eq!(s["errors"], 0, "{s:#}");
+    assert!(s["requests"].as_u64().unwrap() >= 80, "{s:#}");
+    // A relay caches nothing, and a command PoP has no metrics to read.
+    assert_eq!(f(&s["hit_ratio"]), 0.0, "{s:#}");
+    assert!(s["pops"]["iad"]["origin_requests"].is_null(), "{s:#}");
+    let pid = std::fs::read_to_string(r.dir.join("edges/iad.pid")).unwrap();
+    let pid = pid.trim();
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "the PoP command (pid {pid}) outlived the run"
+    );
+}
