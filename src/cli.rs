@@ -29,6 +29,22 @@ pub enum Command {
     Origin(OriginArgs),
     /// Run a scenario end to end (origins, links, edges, viewers) and write a run folder; with no file, a built-in quickstart.
     Run(RunArgs),
+    /// Compare two run folders metric by metric; with --max-regression, exit 3 when the candidate is worse than allowed.
+    Compare(CompareArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    /// The baseline: a run folder (or its summary.json).
+    pub baseline: PathBuf,
+    /// The candidate: a run folder (or its summary.json).
+    pub candidate: PathBuf,
+    /// `[region:NAME:|pop:NAME:]METRIC=LIMIT`: how much worse the candidate may be — `10%` of the baseline, an amount (`0.02`), or for latencies a duration (`5ms`). Repeatable.
+    #[arg(long, value_name = "LIMIT")]
+    pub max_regression: Vec<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]

@@ -1,6 +1,7 @@
 //! `cdnlab`: the one binary users run. Subcommands live in their own modules.
 
 mod cli;
+mod compare;
 mod edge;
 mod link;
 mod origin;
@@ -44,6 +45,7 @@ fn main() -> ExitCode {
         cli::Command::Link(a) => link::run(a),
         cli::Command::Origin(a) => origin::run(a),
         cli::Command::Run(a) => run::run(a),
+        cli::Command::Compare(a) => compare::run(a),
         cli::Command::Policies => {
             for p in cache::REGISTRY {
                 let params = if p.params.is_empty() {

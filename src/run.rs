@@ -20,6 +20,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use world::World;
 
+pub use assertions::value_of;
+
 /// Every request carries this `Host`.
 const HOST: &str = "cdnlab.test";
 /// A request with no complete response after this fails as a timeout.

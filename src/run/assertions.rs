@@ -5,7 +5,7 @@ use crate::scenario::{Assertion, Metric, Scenario, Scope};
 use serde_json::{json, Value};
 
 /// The value of `metric` in a summary object (the run's, a region's or a PoP's).
-fn value_of(obj: &Value, metric: Metric) -> Option<f64> {
+pub fn value_of(obj: &Value, metric: Metric) -> Option<f64> {
     let path: &[&str] = match metric {
         Metric::HitRatio => &["hit_ratio"],
         Metric::ByteHitRatio => &["byte_hit_ratio"],

@@ -137,6 +137,14 @@ impl Metric {
         Metric::ALL.iter().find(|(m, _)| *m == self).unwrap().1
     }
 
+    /// Whether a larger value is better (a hit ratio) rather than worse (a latency).
+    pub fn higher_is_better(self) -> bool {
+        matches!(
+            self,
+            Metric::HitRatio | Metric::ByteHitRatio | Metric::OriginOffload | Metric::ThroughputRps
+        )
+    }
+
     /// Latency metrics take durations (`"400ms"`) and are compared in milliseconds.
     pub fn is_latency(self) -> bool {
         matches!(
