@@ -7,6 +7,7 @@ mod cpu;
 mod edges;
 mod output;
 mod progress;
+mod report;
 mod world;
 
 use crate::cli::RunArgs;
@@ -244,6 +245,7 @@ async fn run_scenario(
     let (list, all_ok) = assertions::evaluate(scn, &summary);
     summary["assertions"] = list;
     output::write_files(dir, &g, &summary)?;
+    report::write(dir, &summary)?;
     if args.export_trace {
         let path = dir.join("trace.oracleGeneral.bin");
         output::write_trace(&path, &g, &catalog)?;

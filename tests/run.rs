@@ -171,6 +171,12 @@ fn hit_ratio_rises_after_warmup_and_files_are_written() {
         let p = r.dir.join(file);
         assert!(p.metadata().map(|m| m.len() > 0).unwrap_or(false), "{file}");
     }
+    // The report shows the run's own figures, and a chart per series.
+    let report = std::fs::read_to_string(r.dir.join("report.html")).unwrap();
+    let hit_ratio = format!("<b>{:.3}</b>hit ratio", f(&s["hit_ratio"]));
+    assert!(report.contains(&hit_ratio), "{hit_ratio} not in the report");
+    assert_eq!(report.matches("<svg").count(), 4);
+    assert!(report.contains("<td>here</td>"));
     // The histogram log reads back: one interval per second, tagged with the region.
     let log = std::fs::read(r.dir.join("latency.hlog")).unwrap();
     let mut intervals = 0;
