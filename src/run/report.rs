@@ -13,6 +13,9 @@ const COLOURS: [&str; 8] = [
     "#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442", "#000000",
 ];
 
+/// A chart's series: its title, how to read it from a row, whether it is a ratio in [0, 1].
+type Series = (&'static str, fn(&Second) -> f64, bool);
+
 /// One row of `timeline.csv`.
 struct Second {
     second: f64,
@@ -225,7 +228,7 @@ fn charts(h: &mut String, timeline: &[Second]) {
         );
     }
     h.push_str("(shaded: warm-up)</p>\n<div class=\"charts\">\n");
-    let series: [(&str, fn(&Second) -> f64, bool); 4] = [
+    let series: [Series; 4] = [
         ("requests / s", |r| r.requests, false),
         ("hit ratio", |r| r.hit_ratio, true),
         ("latency p50, ms", |r| r.p50, false),
