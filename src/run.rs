@@ -170,6 +170,7 @@ async fn run_scenario(
                 source: path.source,
                 connections: r.connections,
                 requests_per_connection: r.requests_per_connection,
+                protocol: r.protocol,
             })
             .collect(),
         host: HOST.to_string(),

@@ -364,3 +364,28 @@ fn a_pop_command_serves_in_the_edges_place_and_is_stopped() {
         "the PoP command (pid {pid}) outlived the run"
     );
 }
+
+#[test]
+fn http2_viewers_get_hits_through_the_edge() {
+    let r = run(
+        &scenario(
+            "h2",
+            "duration = \"2s\"\nwarmup = \"1s\"",
+            "[[origin.class]]\nprefix = \"/s/\"\nobjects = 20\nsize = \"70KiB\"\ncache_control = \"public, max-age=3600\"",
+            "cache = { policy = \"lru\", capacity = \"16MiB\" }",
+            "protocol = \"h2\"\nconnections = 2\nrequests_per_connection = 0",
+            "rate = 200\nmix = [{ class = \"/s/\", share = 1.0, popularity = \"uniform\" }]",
+        ),
+        &[],
+    );
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let s = r.summary();
+    assert_clean(&s);
+    assert_eq!(s["errors"], 0, "{s:#}");
+    assert_eq!(s["regions"]["here"]["protocol"], "h2");
+    // 20 objects fetched in the warm-up: the measured requests are hits, read from X-Cache
+    // over HTTP/2 like over HTTP/1.1.
+    assert!(f(&s["hit_ratio"]) > 0.9, "{s:#}");
+    let c = &s["regions"]["here"]["counters"];
+    assert!(c["connections_opened"].as_u64().unwrap() <= 2, "{c}");
+}

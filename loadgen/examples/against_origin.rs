@@ -60,6 +60,7 @@ fn main() {
             source: None,
             connections: 256,
             requests_per_connection: 0,
+            protocol: loadgen::Protocol::Http1,
         }],
         host: "t".into(),
         request_timeout: Duration::from_secs(10),

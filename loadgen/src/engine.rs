@@ -1,6 +1,7 @@
 //! The viewers at work: per region, a dispatcher that hands each request to a connection at
 //! its scheduled instant (open loop) or virtual viewers that wait and think (closed loop),
-//! connection slots that send over keep-alive HTTP/1.1, and the recording of every outcome.
+//! connection slots that send over keep-alive HTTP/1.1 or HTTP/2 (see `conn`), and the
+//! recording of every outcome.
 //!
 //! Open loop, without coordinated omission (as wrk2 and oha do): request `i` of a region is
 //! due at an instant fixed in advance by the arrival process; it goes to the most recently
@@ -13,6 +14,7 @@
 //! workload), or its share of a replayed trace (the instants and objects of the trace).
 
 use crate::check::{CatalogClass, Checker, Verdict};
+use crate::conn::{micros, read_response, BoxError, H2Pool, Protocol};
 use crate::picker::Picker;
 use crate::replay::{RegionCursor, Replay};
 use crate::schedule::{Arrivals, RateCurve};
@@ -20,9 +22,9 @@ use crate::spec::{Mode, WorkloadSpec};
 use crate::stats::{histogram, Bucket, CacheKind, Counters, Failure, Outcome, MAX_MICROS};
 use bytes::Bytes;
 use hdrhistogram::Histogram;
-use http::header::{CONTENT_RANGE, HOST, RANGE};
+use http::header::{HOST, RANGE};
 use http::{HeaderValue, Request};
-use http_body_util::{BodyExt, Empty};
+use http_body_util::Empty;
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 use rand::Rng;
@@ -36,10 +38,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::task::Context;
 use std::time::{Duration, Instant};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use xxhash_rust::xxh3::Xxh3;
 
 /// The dispatcher of a region sleeps at least this long between wake-ups.
 const MIN_WAKE_GAP: Duration = Duration::from_micros(250);
@@ -59,6 +60,9 @@ pub struct RegionPlan {
     pub connections: usize,
     /// Close a connection after this many requests (0: never).
     pub requests_per_connection: u64,
+    /// HTTP/1.1 (`connections` at a time, one request each) or HTTP/2 (`connections`, each
+    /// carrying up to `H2_STREAMS` requests at a time).
+    pub protocol: Protocol,
 }
 
 /// Everything a run of the generator needs.
@@ -187,6 +191,8 @@ struct Region {
     plan: RegionPlan,
     stats: Mutex<Recorder>,
     pool: Mutex<Pool>,
+    /// The region's shared connections when it speaks HTTP/2.
+    h2: H2Pool,
 }
 
 struct Shared {
@@ -233,6 +239,7 @@ impl Loadgen {
                 Arc::new(Region {
                     index: i as u32,
                     plan: r.clone(),
+                    h2: H2Pool::new(r.connections),
                     stats: Mutex::new(Recorder {
                         report: RegionReport {
                             total: Bucket::new(3),
@@ -363,6 +370,9 @@ impl Loadgen {
         let tasks = std::mem::take(&mut *self.shared.tasks.lock().unwrap());
         for t in tasks {
             let _ = t.await;
+        }
+        for r in &self.shared.regions {
+            r.h2.close();
         }
         let regions = self
             .shared
@@ -551,7 +561,7 @@ fn hand_over(shared: &Arc<Shared>, region: &Arc<Region>, job: Job) {
         let _ = p.slots[i].send(job);
         return;
     }
-    if p.slots.len() < region.plan.connections.max(1) {
+    if p.slots.len() < region.plan.connections.max(1) * region.plan.protocol.streams() {
         let (tx, rx) = mpsc::unbounded_channel();
         let i = p.slots.len();
         p.slots.push(tx);
@@ -571,7 +581,7 @@ async fn slot(
     mut rx: mpsc::UnboundedReceiver<Job>,
     first: Job,
 ) {
-    let mut conn = Connection::default();
+    let mut conn = Connection::new(i);
     let mut job = first;
     loop {
         let o = conn.execute(&shared, &region, &job).await;
@@ -612,7 +622,7 @@ async fn closed_loop(
         let (shared, region, picker) = (shared.clone(), region.clone(), picker.clone());
         handles.push(tokio::spawn(async move {
             let mut objects = shared.rng(shared.object_stream(&region), 16 + v as u64);
-            let mut conn = Connection::default();
+            let mut conn = Connection::new(v);
             sim::link::timer::sleep_until(shared.start.into()).await;
             loop {
                 let now = Instant::now();
@@ -634,20 +644,30 @@ async fn closed_loop(
 }
 
 type Driver = http1::Connection<TokioIo<TcpStream>, Empty<Bytes>>;
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A slot's connection: opened on demand, closed after its quota of requests or an error.
 /// Its driver (hyper's connection future, which does the reading and writing) is polled by
 /// the slot's own task while a request is in flight, not by a task of its own, so a request
 /// costs no wake-ups across tasks.
-#[derive(Default)]
 struct Connection {
+    /// The slot (or closed-loop viewer) it belongs to: with HTTP/2, which of the region's
+    /// shared connections it sends on.
+    slot: usize,
     sender: Option<http1::SendRequest<Empty<Bytes>>>,
     driver: Option<Pin<Box<Driver>>>,
     used: u64,
 }
 
 impl Connection {
+    fn new(slot: usize) -> Connection {
+        Connection {
+            slot,
+            sender: None,
+            driver: None,
+            used: 0,
+        }
+    }
+
     fn close(&mut self) {
         self.sender = None;
         self.driver = None;
@@ -655,18 +675,8 @@ impl Connection {
 
     async fn open(&mut self, shared: &Shared, region: &Region) -> io::Result<()> {
         let plan = &region.plan;
-        let socket = if plan.target.is_ipv4() {
-            TcpSocket::new_v4()?
-        } else {
-            TcpSocket::new_v6()?
-        };
-        if let Some(src) = plan.source {
-            socket.bind(SocketAddr::new(src, 0))?;
-        }
-        socket.set_nodelay(true)?;
-        let stream = tokio::time::timeout(shared.plan.connect_timeout, socket.connect(plan.target))
-            .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timeout"))??;
+        let stream =
+            crate::conn::connect(plan.target, plan.source, shared.plan.connect_timeout).await?;
         let (sender, driver) = http1::handshake(TokioIo::new(stream))
             .await
             .map_err(io::Error::other)?;
@@ -745,6 +755,7 @@ impl Connection {
         }
         let quota = region.plan.requests_per_connection;
         if quota > 0 && self.used >= quota {
+            // (HTTP/2 connections count their requests in the region's pool.)
             self.close();
         }
         o
@@ -759,7 +770,18 @@ impl Connection {
         job: &Job,
         o: &mut Outcome,
     ) -> Result<(u64, Option<(u64, u64)>), BoxError> {
-        if !self.still_open() {
+        let mut h2 = None;
+        if region.plan.protocol == Protocol::Http2 {
+            let p = &region.plan;
+            let timeout = shared.plan.connect_timeout;
+            let quota = p.requests_per_connection;
+            let (sender, opened) = region
+                .h2
+                .sender(self.slot, p.target, p.source, timeout, quota)
+                .await?;
+            o.new_connection = opened;
+            h2 = Some(sender);
+        } else if !self.still_open() {
             self.close();
             self.open(shared, region).await?;
             o.new_connection = true;
@@ -776,17 +798,35 @@ impl Connection {
                 scheduled_us: micros(job.scheduled.saturating_duration_since(shared.start)),
             });
         }
-        let mut req = Request::get(path).body(Empty::<Bytes>::new())?;
-        req.headers_mut().insert(HOST, shared.host.clone());
+        // HTTP/2 names the host in the request's `:authority`, from an absolute URI.
+        let mut req = match h2 {
+            Some(_) => {
+                let host = shared.host.to_str().unwrap_or("localhost");
+                Request::get(format!("http://{host}{path}")).body(Empty::<Bytes>::new())?
+            }
+            None => {
+                let mut req = Request::get(path).body(Empty::<Bytes>::new())?;
+                req.headers_mut().insert(HOST, shared.host.clone());
+                req
+            }
+        };
         if let Some((offset, len)) = job.range {
             let v = format!("bytes={}-{}", offset, offset + len.max(1) - 1);
             req.headers_mut()
                 .insert(RANGE, HeaderValue::from_str(&v).expect("digits and a dash"));
         }
+        if let Some(mut sender) = h2 {
+            // The connection's own task drives it.
+            sender.ready().await?;
+            return read_response(sender.send_request(req), job.scheduled, o).await;
+        }
         self.used += 1;
         let sender = self.sender.as_mut().expect("opened above");
         let driver = self.driver.as_mut().expect("opened above");
-        let talk = talk(sender, req, job.scheduled, o);
+        let talk = async {
+            sender.ready().await?;
+            read_response(sender.send_request(req), job.scheduled, o).await
+        };
         tokio::pin!(talk);
         tokio::select! {
             biased;
@@ -797,45 +837,4 @@ impl Connection {
             }),
         }
     }
-}
-
-/// One request and its whole response over a ready connection (its driver polled beside).
-async fn talk(
-    sender: &mut http1::SendRequest<Empty<Bytes>>,
-    req: Request<Empty<Bytes>>,
-    scheduled: Instant,
-    o: &mut Outcome,
-) -> Result<(u64, Option<(u64, u64)>), BoxError> {
-    sender.ready().await?;
-    let resp = sender.send_request(req).await?;
-    o.ttfb = Some(micros(Instant::now().saturating_duration_since(scheduled)));
-    o.status = resp.status().as_u16();
-    if let Some(v) = resp.headers().get("x-cache") {
-        o.kind = CacheKind::parse(v.as_bytes());
-    }
-    let content_range = resp
-        .headers()
-        .get(CONTENT_RANGE)
-        .and_then(|v| parse_content_range(v.as_bytes()));
-    let mut body = resp.into_body();
-    let mut hash = Xxh3::new();
-    while let Some(frame) = body.frame().await {
-        if let Ok(data) = frame?.into_data() {
-            hash.update(&data);
-            o.body_bytes += data.len() as u64;
-        }
-    }
-    Ok((hash.digest(), content_range))
-}
-
-/// `bytes first-last/size` → `(first, last)`.
-fn parse_content_range(v: &[u8]) -> Option<(u64, u64)> {
-    let s = std::str::from_utf8(v).ok()?.strip_prefix("bytes ")?;
-    let (range, _size) = s.split_once('/')?;
-    let (a, b) = range.split_once('-')?;
-    Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
-}
-
-fn micros(d: Duration) -> u64 {
-    d.as_micros().min(u128::from(u64::MAX)) as u64
 }

@@ -2,6 +2,7 @@
 //! check every body, and measure latency from the scheduled instant into HDR histograms.
 
 pub mod check;
+pub mod conn;
 pub mod engine;
 pub mod picker;
 pub mod replay;
@@ -11,6 +12,7 @@ pub mod stats;
 pub mod trace_spec;
 
 pub use check::{CatalogClass, Checker, Objects, Verdict};
+pub use conn::Protocol;
 pub use engine::{Live, Loadgen, Plan, RegionPlan, RegionReport, Report, Second, Sent};
 pub use replay::{Replay, TraceRequest};
 pub use spec::{Arrival, MixEntry, Mode, Phase, Popularity, WorkloadSpec};

@@ -53,6 +53,7 @@ fn plan(o: &RunningOrigin, target: SocketAddr, rate: f64, mode: Mode) -> Plan {
             source: Some("127.0.1.9".parse().unwrap()),
             connections: 16,
             requests_per_connection: 10,
+            protocol: loadgen::Protocol::Http1,
         }],
         host: "t".into(),
         request_timeout: Duration::from_secs(5),
@@ -260,4 +261,47 @@ async fn a_trace_is_replayed_at_its_instants_split_over_regions() {
     for s in &rep.sequence {
         assert_eq!(s.scheduled_us, s.index * 4000);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_viewers_multiplex_on_few_connections_and_check_bodies() {
+    let o = origin("").await;
+    let mut p = plan(&o, o.local_addr(), 400.0, Mode::Open);
+    p.regions[0].protocol = loadgen::Protocol::Http2;
+    p.regions[0].connections = 2;
+    p.regions[0].requests_per_connection = 0;
+    let r = &Loadgen::start(p, Instant::now())
+        .unwrap()
+        .finish()
+        .await
+        .regions[0];
+    let c = &r.total.counters;
+    assert!((399..=401).contains(&c.requests), "{c:?}");
+    assert_eq!(
+        (c.errors, c.integrity_failures, c.unsent),
+        (0, 0, 0),
+        "{c:?}"
+    );
+    // Everything went over the region's (at most) two shared connections: slots are reused
+    // most recently idle first, so a light load needs one.
+    let opened = c.connections_opened + r.warmup.connections_opened;
+    assert!((1..=2).contains(&opened), "{opened} connections");
+    // With a quota, connections are replaced after that many requests.
+    let mut p = plan(&o, o.local_addr(), 400.0, Mode::Open);
+    p.regions[0].protocol = loadgen::Protocol::Http2;
+    p.regions[0].connections = 1;
+    p.regions[0].requests_per_connection = 50;
+    let r = &Loadgen::start(p, Instant::now())
+        .unwrap()
+        .finish()
+        .await
+        .regions[0];
+    let all = r.total.counters.requests + r.warmup.requests;
+    let opened = r.total.counters.connections_opened + r.warmup.connections_opened;
+    assert_eq!(
+        opened,
+        all.div_ceil(50),
+        "{opened} connections for {all} requests"
+    );
+    assert_eq!(r.total.counters.integrity_failures, 0);
 }

@@ -110,6 +110,7 @@ pub fn summary(g: &Gathered<'_>) -> Value {
         m.insert("pop".into(), json!(scn.pops[r.pop].name));
         m.insert("site".into(), json!(scn.world.name(r.site)));
         m.insert("rtt_ms".into(), json!(ms(g.region_rtts[i])));
+        m.insert("protocol".into(), json!(r.protocol.name()));
         rmap.insert(r.name.clone(), Value::Object(m));
     }
     top.insert("regions".into(), Value::Object(rmap));

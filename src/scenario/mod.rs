@@ -205,6 +205,8 @@ pub struct Region {
     /// A connection is closed after this many requests (`requests_per_connection`, default
     /// 100; 0 = never).
     pub requests_per_connection: u64,
+    /// How the viewers speak to their PoP (`protocol`, default h1).
+    pub protocol: loadgen::Protocol,
 }
 
 /// `[[pop]]`: one edge.

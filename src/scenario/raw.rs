@@ -167,6 +167,9 @@ pub struct RawRegion {
     /// new connections pay their handshakes as real traffic does; 0 keeps connections open
     /// for good. Default 100.
     pub requests_per_connection: Option<Spanned<i64>>,
+    /// `protocol`: `"h1"` (keep-alive HTTP/1.1, default) or `"h2"` (HTTP/2 with prior
+    /// knowledge, up to 100 streams per connection).
+    pub protocol: Option<Spanned<String>>,
 }
 
 /// A region's `last_mile = { rtt, jitter, bandwidth, loss }`; every key optional.

@@ -704,6 +704,10 @@ fn refusals_of_regions() {
         &min_with(r, &format!("{r}requests_per_connection = -1\n")),
         "s.toml:19: region[0].requests_per_connection: -1 is out of range",
     );
+    refused(
+        &min_with(r, &format!("{r}protocol = \"h3\"\n")),
+        "s.toml:19: region[0].protocol: \"h3\" is not a protocol (h1, h2)",
+    );
     for (lm, want) in [
         (
             "rtt = \"2h\"",

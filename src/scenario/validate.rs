@@ -313,6 +313,21 @@ impl RawScenario {
                 defaults::REQUESTS_PER_CONNECTION,
                 0..=u32::MAX as usize,
             )? as u64;
+            let protocol = match r
+                .protocol
+                .as_ref()
+                .map(|p| (p.get_ref().as_str(), p.span()))
+            {
+                None | Some(("h1", _)) => loadgen::Protocol::Http1,
+                Some(("h2", _)) => loadgen::Protocol::Http2,
+                Some((other, span)) => {
+                    return Err(src.error(
+                        Some(span),
+                        &key("protocol"),
+                        format!("{other:?} is not a protocol (h1, h2)"),
+                    ))
+                }
+            };
             out.push(Region {
                 name,
                 site,
@@ -321,6 +336,7 @@ impl RawScenario {
                 pop,
                 connections,
                 requests_per_connection,
+                protocol,
             });
         }
         let total: f64 = out.iter().map(|r| r.share).sum();

@@ -122,13 +122,14 @@ impl Scenario {
             let _ = write!(
                 out,
                 "\n[[region]]\nname = {}\nsite = {}\nshare = {}\npop = {}\nconnections = {}\n\
-                 requests_per_connection = {}\nlast_mile = {{ {last_mile} }}\n",
+                 requests_per_connection = {}\nprotocol = {}\nlast_mile = {{ {last_mile} }}\n",
                 toml_str(&r.name),
                 toml_str(self.world.name(r.site)),
                 toml_f64(r.share),
                 toml_str(self.pops.get(r.pop).map_or("", |p| p.name.as_str())),
                 r.connections,
                 r.requests_per_connection,
+                toml_str(r.protocol.name()),
             );
         }
     }
