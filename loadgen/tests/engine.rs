@@ -266,15 +266,16 @@ async fn a_trace_is_replayed_at_its_instants_split_over_regions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http2_viewers_multiplex_on_few_connections_and_check_bodies() {
     let o = origin("").await;
-    let mut p = plan(&o, o.local_addr(), 400.0, Mode::Open);
-    p.regions[0].protocol = loadgen::Protocol::Http2;
-    p.regions[0].connections = 2;
-    p.regions[0].requests_per_connection = 0;
-    let r = &Loadgen::start(p, Instant::now())
-        .unwrap()
-        .finish()
-        .await
-        .regions[0];
+    // 400 requests a second over `connections` HTTP/2 connections replaced every `quota`.
+    let run = |connections: usize, quota: u64| {
+        let mut p = plan(&o, o.local_addr(), 400.0, Mode::Open);
+        let r = &mut p.regions[0];
+        (r.protocol, r.connections, r.requests_per_connection) =
+            (loadgen::Protocol::Http2, connections, quota);
+        async { Loadgen::start(p, Instant::now()).unwrap().finish().await }
+    };
+    let rep = run(2, 0).await;
+    let r = &rep.regions[0];
     let c = &r.total.counters;
     assert!((399..=401).contains(&c.requests), "{c:?}");
     assert_eq!(
@@ -287,15 +288,8 @@ async fn http2_viewers_multiplex_on_few_connections_and_check_bodies() {
     let opened = c.connections_opened + r.warmup.connections_opened;
     assert!((1..=2).contains(&opened), "{opened} connections");
     // With a quota, connections are replaced after that many requests.
-    let mut p = plan(&o, o.local_addr(), 400.0, Mode::Open);
-    p.regions[0].protocol = loadgen::Protocol::Http2;
-    p.regions[0].connections = 1;
-    p.regions[0].requests_per_connection = 50;
-    let r = &Loadgen::start(p, Instant::now())
-        .unwrap()
-        .finish()
-        .await
-        .regions[0];
+    let rep = run(1, 50).await;
+    let r = &rep.regions[0];
     let all = r.total.counters.requests + r.warmup.requests;
     let opened = r.total.counters.connections_opened + r.warmup.connections_opened;
     assert_eq!(
