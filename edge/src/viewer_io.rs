@@ -94,10 +94,6 @@ mod linux {
             }
         }
 
-        fn socket(&self) -> &TcpStream {
-            self.io.inner()
-        }
-
         /// The pipe's two ends, made on first use.
         fn pipe(&mut self) -> Option<(RawFd, RawFd)> {
             if let Pipe::Unmade = self.pipe {
@@ -137,16 +133,16 @@ mod linux {
 
         /// Sends `head` (headers, say) by copying it into the pipe and then `slice` (inside a
         /// registered mapping) by reference, what the pipe takes of it; then of all that what
-        /// the socket takes now — one pass through the TCP stack for both. Returns what went
-        /// into the pipe — written, as far as hyper is concerned — or `None` when there is no
-        /// pipe or it took nothing.
+        /// later goes into the socket in one pass through the TCP stack for both (`poll_drain`).
+        /// Returns what went into the pipe — written, as far as hyper is concerned — or `None`
+        /// when there is no pipe or it took nothing.
         fn send_through_pipe(
             &mut self,
             head: &[IoSlice<'_>],
             slice: &[u8],
             more_follows: bool,
-        ) -> Option<io::Result<usize>> {
-            let (read, write) = self.pipe()?;
+        ) -> Option<usize> {
+            let (_, write) = self.pipe()?;
             // The pipe is empty (drained first), so a few KiB of head fit.
             let copied = if head.is_empty() {
                 0
@@ -186,16 +182,7 @@ mod linux {
             };
             self.pending = copied + referenced;
             self.more = more_follows || referenced < slice.len();
-            let socket = self.socket();
-            let (len, more) = (self.pending, self.more);
-            match socket.try_io(Interest::WRITABLE, || {
-                splice_out(read, socket.as_raw_fd(), len, more)
-            }) {
-                Ok(m) => self.pending -= m,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Some(Err(e)),
-            }
-            Some(Ok(copied + referenced))
+            Some(copied + referenced)
         }
     }
 
@@ -273,7 +260,12 @@ mod linux {
             if let Some(k) = by_reference {
                 if let Some(sent) = this.send_through_pipe(&bufs[..k], &bufs[k], bufs.len() > k + 1)
                 {
-                    return Poll::Ready(sent);
+                    // Into the socket now what it takes; the rest waits for the next write,
+                    // flush or shutdown (the socket's readiness wakes this task).
+                    if let Poll::Ready(Err(e)) = this.poll_drain(cx) {
+                        return Poll::Ready(Err(e));
+                    }
+                    return Poll::Ready(Ok(sent));
                 }
             }
             Pin::new(&mut this.io).poll_write_vectored(cx, bufs)
