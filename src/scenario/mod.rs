@@ -133,6 +133,19 @@ impl Metric {
         (Metric::IntegrityFailures, "integrity_failures"),
     ];
 
+    /// The metric named `name` (as in scenario files).
+    pub fn from_name(name: &str) -> Option<Metric> {
+        Metric::ALL
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(m, _)| *m)
+    }
+
+    /// Every metric's name, comma-separated, for error messages.
+    pub fn names() -> String {
+        Metric::ALL.map(|(_, n)| n).join(", ")
+    }
+
     pub fn name(self) -> &'static str {
         Metric::ALL.iter().find(|(m, _)| *m == self).unwrap().1
     }

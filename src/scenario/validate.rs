@@ -440,30 +440,25 @@ impl RawScenario {
         for (i, sa) in raw.iter().enumerate() {
             let a: &RawAssert = sa.get_ref();
             let key = |k: &str| format!("assert[{i}].{k}");
-            let names: Vec<&str> = Metric::ALL.iter().map(|(_, n)| *n).collect();
             let metric = match &a.metric {
                 None => {
                     return Err(src.error(
                         Some(sa.span()),
                         &key("metric"),
-                        format!("required key is missing (one of {})", names.join(", ")),
+                        format!("required key is missing (one of {})", Metric::names()),
                     ))
                 }
-                Some(m) => Metric::ALL
-                    .iter()
-                    .find(|(_, n)| n == m.get_ref())
-                    .map(|(metric, _)| *metric)
-                    .ok_or_else(|| {
-                        src.error(
-                            Some(m.span()),
-                            &key("metric"),
-                            format!(
-                                "unknown metric {:?} (metrics: {})",
-                                m.get_ref(),
-                                names.join(", ")
-                            ),
-                        )
-                    })?,
+                Some(m) => Metric::from_name(m.get_ref()).ok_or_else(|| {
+                    src.error(
+                        Some(m.span()),
+                        &key("metric"),
+                        format!(
+                            "unknown metric {:?} (metrics: {})",
+                            m.get_ref(),
+                            Metric::names()
+                        ),
+                    )
+                })?,
             };
             let scope = match (&a.region, &a.pop) {
                 (Some(_), Some(p)) => {
