@@ -200,6 +200,8 @@ struct Shared {
     start: Instant,
     checker: Checker,
     host: HeaderValue,
+    /// The same host as an HTTP/2 request's `:authority`, parsed once.
+    authority: http::uri::Authority,
     /// Phase boundaries, seconds since traffic began.
     phase_starts: Vec<f64>,
     regions: Vec<Arc<Region>>,
@@ -221,6 +223,10 @@ impl Loadgen {
     /// (which may be a little in the future, so that every region starts together).
     pub fn start(plan: Plan, start: Instant) -> io::Result<Loadgen> {
         let host = HeaderValue::from_str(&plan.host)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let authority = plan
+            .host
+            .parse()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let warmup = plan.warmup.as_secs_f64();
         let phase_starts = plan
@@ -270,6 +276,7 @@ impl Loadgen {
             plan,
             start,
             host,
+            authority,
             phase_starts,
             regions,
             tasks: Mutex::new(Vec::new()),
@@ -798,11 +805,15 @@ impl Connection {
                 scheduled_us: micros(job.scheduled.saturating_duration_since(shared.start)),
             });
         }
-        // HTTP/2 names the host in the request's `:authority`, from an absolute URI.
+        // HTTP/2 names the host in the request's `:authority`, from an absolute URI made
+        // of parts (no second formatting of the path).
         let mut req = match h2 {
             Some(_) => {
-                let host = shared.host.to_str().unwrap_or("localhost");
-                Request::get(format!("http://{host}{path}")).body(Empty::<Bytes>::new())?
+                let mut parts = http::uri::Parts::default();
+                parts.scheme = Some(http::uri::Scheme::HTTP);
+                parts.authority = Some(shared.authority.clone());
+                parts.path_and_query = Some(path.try_into()?);
+                Request::get(http::Uri::from_parts(parts)?).body(Empty::<Bytes>::new())?
             }
             None => {
                 let mut req = Request::get(path).body(Empty::<Bytes>::new())?;
