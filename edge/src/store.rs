@@ -1130,9 +1130,9 @@ fn prev_power_of_two(n: usize) -> usize {
 /// Counting is `Arc`'s: a clone increments with `Relaxed` ordering, a drop decrements with
 /// `Release` and the last one frees after an `Acquire` fence, so every access through another
 /// handle happens before the free. The bytes are written only in
-/// [`build`](SharedBuf::build), before a second handle exists, or through
-/// [`get_mut`](SharedBuf::get_mut), which needs the only handle and refuses large buffers:
-/// those live in mappings of their own that the viewer connection sends by page reference
+/// [`build`](SharedBuf::build), before a second handle exists (tests also have `get_mut`,
+/// which needs the only handle and refuses large buffers): large buffers live in mappings of
+/// their own that the viewer connection sends by page reference
 /// ([`crate::mapped`]), and the kernel may still read those pages after the last handle to
 /// them is gone.
 mod shared {
@@ -1183,9 +1183,8 @@ mod shared {
 
     impl SharedBuf {
         /// A buffer of `len` zero bytes, not shared yet. From [`MIN_MAPPED`] bytes on, it is a
-        /// mapping of its own (see [`crate::mapped`]) and [`get_mut`](Self::get_mut) never
-        /// gives its bytes: write them in [`build`](Self::build).
-        pub fn zeroed(len: usize) -> SharedBuf {
+        /// mapping of its own (see [`crate::mapped`]). [`build`](Self::build) fills it.
+        fn zeroed(len: usize) -> SharedBuf {
             let layout = layout(len);
             let mapped = if layout.size() >= MIN_MAPPED {
                 mapped::alloc_zeroed(layout.size())
