@@ -2,7 +2,7 @@
 //! reference (`vmsplice` into a pipe, `splice` into the socket) instead of copying them, as
 //! nginx does with `sendfile` from its cache files.
 //!
-//! Only slices of at least [`MIN_MAPPED`] bytes inside a registered mapping (a large entry's
+//! Only slices of at least [`MIN_MAPPED`](crate::mapped::MIN_MAPPED) bytes inside a registered mapping (a large entry's
 //! buffer, see [`crate::mapped`]), and the rest of such a slice, go by reference; everything else — headers, small bodies,
 //! bodies streamed from an origin — is written as before. Where pipes are unavailable (out of
 //! descriptors, another OS) every byte is copied as before: same bytes, more CPU.
